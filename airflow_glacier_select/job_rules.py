@@ -27,7 +27,7 @@ LIMIT_MAX = 2**63 - 1
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 _VAULT_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,255}")
-_BYTE_RANGE = re.compile(r"([0-9]+)-([0-9]+)")
+_BYTE_RANGE = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 _SNS_TOPIC_ARN = re.compile(
     r"arn:aws(?:-[a-z]+)*:sns:[a-z]{2}(?:-[a-z]+)+-[0-9]+:[0-9]{12}:[A-Za-z0-9_\-]{1,256}"
 )

@@ -1,0 +1,299 @@
+"""Happy paths: each job type builds the exact boto3 jobParameters dict, and botocore accepts it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from jobs_model import initiate_job_errors
+
+from airflow_glacier_select.jobs import (
+    MIB,
+    ArchiveRetrievalJob,
+    CsvInput,
+    CsvOutput,
+    Encryption,
+    Grant,
+    Grantee,
+    InventoryRetrievalJob,
+    S3OutputLocation,
+    SelectJob,
+    job_from_parameters,
+    job_output_prefix,
+    parse_byte_range,
+    validate_vault_name,
+)
+
+ARCHIVE_ID = "NkbByEejwEggmBz2fTHgJrg0XBoDfjP4q6iu87-TjhqG6eGoOY9Z8i1_AUyUsuhPAdTqLHy8pTl5nfCFJmDl2yEZONi5L26Omw12vcs01MNGntHEQL8MBfGlqrEXAMPLEArchiveId"
+TOPIC = "arn:aws:sns:us-east-1:123456789012:glacier-jobs"
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def full_output_location() -> S3OutputLocation:
+    return S3OutputLocation(
+        bucket_name="select-results.example-1",
+        prefix="queries/daily",
+        encryption=Encryption(encryption_type="aws:kms", kms_key_id=KMS_KEY, kms_context="e30="),
+        canned_acl="bucket-owner-full-control",
+        access_control_list=(
+            Grant(
+                Grantee(type="CanonicalUser", id="79a59df900b949e55d96a1e698fbace", display_name="ops"),
+                "READ",
+            ),
+            Grant(Grantee(type="AmazonCustomerByEmail", email_address="ops@example.com"), "READ_ACP"),
+            Grant(Grantee(type="Group", uri="http://acs.amazonaws.com/groups/global/AllUsers"), "WRITE_ACP"),
+        ),
+        tagging={"team": "data", "cost-centre": "42"},
+        user_metadata={"source": "glacier-select"},
+        storage_class="STANDARD_IA",
+    )
+
+
+FULL_OUTPUT_LOCATION_DICT = {
+    "S3": {
+        "BucketName": "select-results.example-1",
+        "Prefix": "queries/daily",
+        "Encryption": {"EncryptionType": "aws:kms", "KMSKeyId": KMS_KEY, "KMSContext": "e30="},
+        "CannedACL": "bucket-owner-full-control",
+        "AccessControlList": [
+            {
+                "Grantee": {
+                    "Type": "CanonicalUser",
+                    "DisplayName": "ops",
+                    "ID": "79a59df900b949e55d96a1e698fbace",
+                },
+                "Permission": "READ",
+            },
+            {
+                "Grantee": {"Type": "AmazonCustomerByEmail", "EmailAddress": "ops@example.com"},
+                "Permission": "READ_ACP",
+            },
+            {
+                "Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+                "Permission": "WRITE_ACP",
+            },
+        ],
+        "Tagging": {"team": "data", "cost-centre": "42"},
+        "UserMetadata": {"source": "glacier-select"},
+        "StorageClass": "STANDARD_IA",
+    }
+}
+
+
+def full_jobs() -> list[tuple[object, dict]]:
+    """Each job type with every member set, next to the exact dict boto3 must receive."""
+    return [
+        (
+            ArchiveRetrievalJob(
+                archive_id=ARCHIVE_ID,
+                description="restore 2019 ledger",
+                sns_topic=TOPIC,
+                retrieval_byte_range=f"{2 * MIB}-{5 * MIB - 1}",
+                tier="Bulk",
+            ),
+            {
+                "Type": "archive-retrieval",
+                "Description": "restore 2019 ledger",
+                "SNSTopic": TOPIC,
+                "ArchiveId": ARCHIVE_ID,
+                "RetrievalByteRange": "2097152-5242879",
+                "Tier": "Bulk",
+            },
+        ),
+        (
+            InventoryRetrievalJob(
+                format="CSV",
+                description="monthly audit",
+                sns_topic=TOPIC,
+                start_date="2024-01-01T00:00:00Z",
+                end_date=datetime(2024, 2, 1, 1, 0, tzinfo=timezone(timedelta(hours=1))),
+                limit="1000",
+                marker="vyS0t2jHQe5qbcDggIeD50chS1SXwYMrkVKo0KHiTUjEYxBGCqRLKaiySzdN7QXGVVV5XZpNVG67pCZ_uykQXFMLaxOSu2hO_-5C0AtWMDrfo7LgVOyfnveDRuOSecUo3Ueq7K0",
+            ),
+            {
+                "Type": "inventory-retrieval",
+                "Description": "monthly audit",
+                "SNSTopic": TOPIC,
+                "Format": "CSV",
+                "InventoryRetrievalParameters": {
+                    "StartDate": "2024-01-01T00:00:00Z",
+                    "EndDate": "2024-02-01T00:00:00Z",
+                    "Limit": "1000",
+                    "Marker": "vyS0t2jHQe5qbcDggIeD50chS1SXwYMrkVKo0KHiTUjEYxBGCqRLKaiySzdN7QXGVVV5XZpNVG67pCZ_uykQXFMLaxOSu2hO_-5C0AtWMDrfo7LgVOyfnveDRuOSecUo3Ueq7K0",
+                },
+            },
+        ),
+        (
+            SelectJob(
+                archive_id=ARCHIVE_ID,
+                expression="SELECT s._1, s._3 FROM archive s WHERE s._2 = 'EU'",
+                output_location=full_output_location(),
+                input_serialization=CsvInput(
+                    file_header_info="IGNORE",
+                    comments="#",
+                    quote_escape_character="\\",
+                    record_delimiter="\n",
+                    field_delimiter="|",
+                    quote_character="'",
+                ),
+                output_serialization=CsvOutput(
+                    quote_fields="ASNEEDED",
+                    quote_escape_character='"',
+                    record_delimiter="\r",
+                    field_delimiter="\t",
+                    quote_character='"',
+                ),
+                expression_type="SQL",
+                description="EU rows",
+                sns_topic=TOPIC,
+                tier="Expedited",
+            ),
+            {
+                "Type": "select",
+                "Description": "EU rows",
+                "SNSTopic": TOPIC,
+                "ArchiveId": ARCHIVE_ID,
+                "Tier": "Expedited",
+                "SelectParameters": {
+                    "InputSerialization": {
+                        "csv": {
+                            "FileHeaderInfo": "IGNORE",
+                            "Comments": "#",
+                            "QuoteEscapeCharacter": "\\",
+                            "RecordDelimiter": "\n",
+                            "FieldDelimiter": "|",
+                            "QuoteCharacter": "'",
+                        }
+                    },
+                    "ExpressionType": "SQL",
+                    "Expression": "SELECT s._1, s._3 FROM archive s WHERE s._2 = 'EU'",
+                    "OutputSerialization": {
+                        "csv": {
+                            "QuoteFields": "ASNEEDED",
+                            "QuoteEscapeCharacter": '"',
+                            "RecordDelimiter": "\r",
+                            "FieldDelimiter": "\t",
+                            "QuoteCharacter": '"',
+                        }
+                    },
+                },
+                "OutputLocation": FULL_OUTPUT_LOCATION_DICT,
+            },
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("job", "expected"), full_jobs(), ids=lambda v: getattr(v, "job_type", ""))
+def test_full_job_builds_exact_boto3_dict_that_botocore_accepts(job, expected):
+    params = job.to_job_parameters()
+    assert params == expected
+    assert initiate_job_errors(params) == ""
+    assert json.loads(json.dumps(params)) == params
+
+
+@pytest.mark.parametrize(("job", "expected"), full_jobs(), ids=lambda v: getattr(v, "job_type", ""))
+def test_job_from_parameters_inverts_to_job_parameters(job, expected):
+    rebuilt = job_from_parameters(expected)
+    assert rebuilt == job
+    assert type(rebuilt) is type(job)
+    assert rebuilt.to_job_parameters() == expected
+
+
+def test_minimal_jobs_send_only_what_was_set():
+    location = S3OutputLocation(bucket_name="abc", prefix="p")
+    assert ArchiveRetrievalJob(archive_id="a").to_job_parameters() == {
+        "Type": "archive-retrieval",
+        "ArchiveId": "a",
+    }
+    assert InventoryRetrievalJob().to_job_parameters() == {"Type": "inventory-retrieval", "Format": "JSON"}
+    assert SelectJob(
+        archive_id="a", expression="SELECT * FROM archive", output_location=location
+    ).to_job_parameters() == {
+        "Type": "select",
+        "ArchiveId": "a",
+        "SelectParameters": {
+            "InputSerialization": {"csv": {}},
+            "ExpressionType": "SQL",
+            "Expression": "SELECT * FROM archive",
+            "OutputSerialization": {"csv": {}},
+        },
+        "OutputLocation": {"S3": {"BucketName": "abc", "Prefix": "p"}},
+    }
+
+
+def test_templated_dict_with_null_members_reads_as_absent():
+    job = job_from_parameters(
+        {
+            "Type": "inventory-retrieval",
+            "Format": None,
+            "Description": None,
+            "InventoryRetrievalParameters": None,
+        }
+    )
+    assert job == InventoryRetrievalJob()
+
+
+def test_inventory_dates_normalise_to_utc_seconds_and_limit_to_int():
+    job = InventoryRetrievalJob(
+        start_date="2024-03-10T01:30:00+05:30", end_date=datetime(2024, 3, 11), limit="007", marker="m"
+    )
+    assert job.start_date == "2024-03-09T20:00:00Z"
+    assert job.end_date == "2024-03-11T00:00:00Z"
+    assert job.limit == 7
+    assert job == InventoryRetrievalJob(
+        start_date="2024-03-09 20:00Z", end_date="2024-03-11", limit=7, marker="m"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "archive_size", "expected"),
+    [
+        ("0-1048575", None, (0, MIB - 1)),
+        (f"{MIB}-{3 * MIB - 1}", None, (MIB, 3 * MIB - 1)),
+        (f"{4 * MIB}-{4 * MIB + 999}", 4 * MIB + 1000, (4 * MIB, 4 * MIB + 999)),
+        ("0-0", 1, (0, 0)),
+    ],
+)
+def test_byte_range_alignment_accepts_mib_bounds_and_archive_end(value, archive_size, expected):
+    assert parse_byte_range(value, archive_size) == expected
+    job = ArchiveRetrievalJob(archive_id="a", retrieval_byte_range=value, archive_size=archive_size)
+    assert job_from_parameters(job.to_job_parameters(), archive_size=archive_size) == job
+
+
+def test_archive_size_is_context_not_part_of_the_request():
+    with_size = ArchiveRetrievalJob(archive_id="a", retrieval_byte_range="0-1048575", archive_size=2 * MIB)
+    assert with_size.to_job_parameters() == {
+        "Type": "archive-retrieval",
+        "ArchiveId": "a",
+        "RetrievalByteRange": "0-1048575",
+    }
+    assert with_size == ArchiveRetrievalJob(
+        archive_id="a", retrieval_byte_range="0-1048575", archive_size=3 * MIB
+    )
+
+
+def test_description_boundary_is_1024_printable_bytes():
+    text = "".join(chr(c) for c in range(0x20, 0x7F)) * 11
+    assert ArchiveRetrievalJob(archive_id="a", description=text[:1024]).description == text[:1024]
+
+
+def test_output_location_round_trips_and_names_the_job_prefix():
+    location = full_output_location()
+    assert location.to_output_location() == FULL_OUTPUT_LOCATION_DICT
+    assert S3OutputLocation.from_output_location(FULL_OUTPUT_LOCATION_DICT) == location
+    assert location.job_prefix("JOB123") == "queries/daily/JOB123/"
+    assert job_output_prefix("p", "J") == "p/J/"
+
+
+def test_output_location_copies_caller_mappings():
+    tags = {"team": "data"}
+    location = S3OutputLocation(bucket_name="abc", prefix="p", tagging=tags, access_control_list=[])
+    tags["team"] = "changed"
+    assert location.to_output_location()["S3"]["Tagging"] == {"team": "data"}
+    assert location.access_control_list == ()
+
+
+@pytest.mark.parametrize("name", ["a", "My_Vault-2024.archive", "v" * 255])
+def test_vault_names_within_the_rules_pass(name):
+    assert validate_vault_name(name) == name
