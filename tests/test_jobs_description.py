@@ -6,8 +6,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from jobs_model import describe_job_errors, describe_job_shape
-from test_jobs_requests import FULL_OUTPUT_LOCATION_DICT, full_jobs
+from jobs_model import FULL_OUTPUT_LOCATION_DICT, describe_job_errors, describe_job_shape, full_jobs
 
 from airflow_glacier_select.jobs import JobDescription
 
@@ -18,7 +17,7 @@ def full_response() -> dict:
     """A DescribeJob response for a select job with every member of GlacierJobDescription set."""
     select_params = full_jobs()[2][1]["SelectParameters"]
     return {
-        "JobId": "HkF9p6o7yjhFx-K3CGl6fuSm6VzW9T7esGQfco8nUXVYwS0jlb5gq1JZ55yHgt5vP54ZShjoQzQVVh7vEXAMPLEjobID",
+        "JobId": "HkF9p6o7yjhFx-K3CGl6fuSm6VzW9T7esGQfco8nUXVYwS0jlb5gq1JZ55yHgt5vP54ZShjoQzQVVh7vEXAMPLE",
         "JobDescription": "EU rows",
         "Action": "Select",
         "ArchiveId": "NkbByEejwEggmBz2fTHgJrg0XBoDfjP4q6iu87-TjhqG6eGoOY9Z8i1_AUyUsuhPAdTq",
