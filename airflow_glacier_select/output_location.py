@@ -99,7 +99,7 @@ class Grantee(ApiStruct):
         field = self.api_field(identifier)
         if not getattr(self, identifier):
             raise GlacierValidationError(
-                field, getattr(self, identifier), f"is required for a {self.type} grantee"
+                field, getattr(self, identifier), f"is required when Type is {self.type}"
             )
 
 
