@@ -90,11 +90,13 @@ def _layout(settings: Mapping[str, Any]) -> dict[str, str]:
     A field delimiter equal to the record delimiter or the quote could never be read back,
     so that is refused up front.
     """
+    quote = _setting(settings, "QuoteCharacter", '"')
     layout = {
-        "quote_escape_character": _setting(settings, "QuoteEscapeCharacter", '"'),
+        # without an explicit escape a quote is escaped by doubling it, whichever it is
+        "quote_escape_character": _setting(settings, "QuoteEscapeCharacter", quote),
         "record_delimiter": _setting(settings, "RecordDelimiter", "\n", single=False),
         "field_delimiter": _setting(settings, "FieldDelimiter", ","),
-        "quote_character": _setting(settings, "QuoteCharacter", '"'),
+        "quote_character": quote,
     }
     seen: dict[str, str] = {}
     for key, name in (

@@ -1165,7 +1165,7 @@ class _Binder:
         def like(record: Record) -> Value:
             text, pat = value(record), pattern(record)
             esc = escape(record) if escape is not None else None
-            if _is_null(text) or _is_null(pat) or _is_null(esc):
+            if _is_null(text) or _is_null(pat) or (escape is not None and _is_null(esc)):
                 return None
             if (
                 not isinstance(text, str)
