@@ -25,8 +25,8 @@ Both formats the service emits are understood:
 
 Continuing a limited inventory: an inventory job started with ``Limit`` returns at
 most that many archives; when more remain, DescribeJob carries the next marker in
-``InventoryRetrievalParameters.Marker`` (``next_marker`` on the job description
-model in :mod:`airflow_glacier_select.jobs`). A DAG lists a whole vault by looping:
+``InventoryRetrievalParameters.Marker`` (``JobDescription.next_inventory_marker`` in
+:mod:`airflow_glacier_select.job_description`). A DAG lists a whole vault by looping:
 initiate an inventory job with that ``Marker``, wait, parse its output with this
 module, and stop when the marker comes back empty. Each page is parsed
 independently; nothing here needs to see the previous page.
