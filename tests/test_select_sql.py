@@ -149,6 +149,38 @@ QUERIES = [
     ),
     ("SELECT TRIM('  ' || s.name || ' ') FROM archive s", "TRIM('  ' || c1 || ' ')", None),
     ("SELECT s.name || '@' || s.city FROM archive s", "c1 || '@' || c3", None),
+    (
+        "SELECT TRIM(LEADING 'a' FROM s.name), TRIM(TRAILING 'e' FROM s.name), TRIM(BOTH 'e' FROM s.name) "
+        "FROM archive s",
+        "LTRIM(c1, 'a'), RTRIM(c1, 'e'), TRIM(c1, 'e')",
+        None,
+    ),
+    ("SELECT SUBSTRING(s.name, 0, 3) FROM archive s", "SUBSTR(c1, 0, 3)", None),
+    (
+        "SELECT COALESCE(s._9, s.name), NULLIF(s.city, 'Paris') FROM archive s",
+        "c1, NULLIF(c3, 'Paris')",
+        None,
+    ),
+    # arithmetic: integer division and remainder truncate toward zero, as in sqlite
+    (
+        "SELECT CAST(s.age AS INT) * 2 + 1, CAST(s.age AS INT) / 4, -CAST(s.age AS INT) / 4, "
+        "-CAST(s.age AS INT) % 7, CAST(s.age AS INT) - 50 FROM archive s WHERE s.age <> ''",
+        "CAST(c2 AS INTEGER) * 2 + 1, CAST(c2 AS INTEGER) / 4, -CAST(c2 AS INTEGER) / 4, "
+        "-CAST(c2 AS INTEGER) % 7, CAST(c2 AS INTEGER) - 50",
+        "c2 <> ''",
+    ),
+    (
+        "SELECT s.name FROM archive s WHERE s.age <> '' AND CAST(s.age AS INT) * 3 > 80 + 10",
+        "c1",
+        "c2 <> '' AND CAST(c2 AS INTEGER) * 3 > 80 + 10",
+    ),
+    (
+        "SELECT CASE WHEN s.city = 'Paris' THEN 'fr' WHEN s.city LIKE 'O%' THEN 'no' ELSE 'other' END, "
+        "CASE s.name WHEN 'bob' THEN 'B' END FROM archive s",
+        "CASE WHEN c3 = 'Paris' THEN 'fr' WHEN c3 LIKE 'O%' THEN 'no' ELSE 'other' END, "
+        "CASE c1 WHEN 'bob' THEN 'B' END",
+        None,
+    ),
 ]
 
 
@@ -365,6 +397,22 @@ def test_cast_values_are_written_in_their_type() -> None:
     assert evaluate_select(data, expression, {}, {}) == b"8,1.50,1.5,false,true,7\n"
 
 
+def test_is_missing_tells_absent_columns_from_empty_fields() -> None:
+    use = {"FileHeaderInfo": "USE"}
+    assert select_rows(PEOPLE, "SELECT s.name FROM archive s WHERE s.note IS MISSING", use) == []
+    assert len(select_rows(PEOPLE, "SELECT s.name FROM archive s WHERE s._5 IS MISSING", use)) == 6
+    assert select_rows(
+        PEOPLE, "SELECT s.name FROM archive s WHERE s.note = '' AND s.note IS NOT MISSING", use
+    ) == [["alice"]]
+
+
+def test_division_by_zero() -> None:
+    with pytest.raises(SelectError) as error:
+        evaluate_select(b"4,0\n", "SELECT CAST(_1 AS INT) / CAST(_2 AS INT) FROM archive", {}, {})
+    assert error.value.code == "DivisionByZero"
+    assert "line 1, column 24" in error.value.message
+
+
 def test_integer_overflow() -> None:
     with pytest.raises(SelectError) as error:
         evaluate_select(b"9223372036854775808\n", "SELECT CAST(_1 AS INT) FROM archive", {}, {})
@@ -441,6 +489,7 @@ MALFORMED = [
         "LEFTPAD is not supported at line 1, column 8",
     ),
     ("SELECT UPPER(_1, _2) FROM archive", "EvaluatorInvalidArguments", "UPPER takes 1 arguments, got 2"),
+    ("SELECT * FROM archive AS 5", "ParseExpectedIdentForAlias", "NUMBER:5 at line 1, column 26"),
     ("SELECT _0 FROM archive", "InvalidColumnIndex", "_0 is invalid at line 1, column 8"),
     (
         "SELECT x._1 FROM archive s",
@@ -521,7 +570,7 @@ def test_bad_csv_and_encoding() -> None:
 # ----------------------------------------------------------------------------------------
 # Property: random tables and random WHERE trees agree with sqlite
 
-TEXT_VALUES = ["", "a", "b", "ab", "A", "a b", "x,y", 'q"q', "new\nline", "é", "%", "_", "10", "9"]
+TEXT_VALUES = ["", "a", "b", "ab", "A", "a b", "x,y", "p|q;r", 'q"q', "new\nline", "é", "%", "_", "10", "9"]
 LIKE_PATTERNS = ["a%", "%b", "_", "%", "a_", "%\n%", "%,%", "A%", "", "%é"]
 
 
@@ -632,17 +681,23 @@ def queries(draw: st.DrawFn) -> tuple[int, Rows, str, str, str]:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(queries(), st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]), st.sampled_from([",", ";", "\t"]))
+@given(
+    queries(),
+    st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
+    st.sampled_from([(",", "\n"), (";", "\r\n"), ("\t", "|"), (",", "\r\n")]),
+)
 def test_random_where_trees_agree_with_sqlite(
-    query: tuple[int, Rows, str, str, str], quoting: int, delimiter: str
+    query: tuple[int, Rows, str, str, str], quoting: int, delimiters: tuple[str, str]
 ) -> None:
     text_columns, rows, expression, select_list, where = query
+    field_delimiter, record_delimiter = delimiters
     buffer = io.StringIO(newline="")
-    csv.writer(buffer, delimiter=delimiter, quoting=quoting, lineterminator="\n").writerows(rows)
-    expected = sqlite_rows(rows, select_list, where, width=text_columns + 1)
-    got = evaluate_select(
-        buffer.getvalue().encode(), expression, {"csv": {"FieldDelimiter": delimiter, "Comments": ""}}, {}
+    csv.writer(buffer, delimiter=field_delimiter, quoting=quoting, lineterminator=record_delimiter).writerows(
+        rows
     )
+    expected = sqlite_rows(rows, select_list, where, width=text_columns + 1)
+    csv_in = {"FieldDelimiter": field_delimiter, "RecordDelimiter": record_delimiter, "Comments": ""}
+    got = evaluate_select(buffer.getvalue().encode(), expression, {"csv": csv_in}, {})
     assert csv_rows(got.decode()) == _blank_rows_dropped(expected), expression
 
 

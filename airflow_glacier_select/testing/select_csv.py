@@ -185,6 +185,8 @@ class RecordWriter:
     def format(self, values: Sequence[str]) -> str:
         """One record, terminated by the RecordDelimiter."""
         fmt = self._fmt
+        if not self._always and not self._needs_quotes.search("".join(values)):
+            return fmt.field_delimiter.join(values) + fmt.record_delimiter  # the common case
         return fmt.field_delimiter.join(self._field(v) for v in values) + fmt.record_delimiter
 
 
@@ -192,21 +194,38 @@ _NEED_MORE = -1
 
 
 class _RecordParser:
-    """Parses records out of a text buffer that may end mid-record."""
+    """Parses records out of a text buffer that may end mid-record.
+
+    One compiled pattern matches a whole field and what ends it, so the scanning runs in
+    the regex engine rather than character by character in Python. A quoted body is
+    captured inside a lookahead, which never backtracks, so a quote can only close a
+    field where the service would close it.
+    """
 
     def __init__(self, fmt: CsvInput) -> None:
+        quote, escape = re.escape(fmt.quote_character), re.escape(fmt.quote_escape_character)
+        field, record = re.escape(fmt.field_delimiter), re.escape(fmt.record_delimiter)
+        if fmt.quote_escape_character == fmt.quote_character:
+            body = f"(?:[^{quote}]|{quote}{quote})*"
+        else:
+            body = f"(?:[^{quote}{escape}]|{escape}{quote}|{escape}(?!{quote}))*"
+        if len(fmt.record_delimiter) == 1:
+            unquoted = f"[^{field}{record}]*"
+        else:
+            unquoted = f"(?:(?!{record})[^{field}])*"
+        self._field = re.compile(
+            f"(?:{quote}(?=(?P<body>{body}))(?P=body){quote}(?P<rest>{unquoted})|(?!{quote})(?P<plain>{unquoted}))"
+            f"(?P<end>{field}|{record}|\\Z)"
+        )
+        self._escaped_quote = fmt.quote_escape_character + fmt.quote_character
         self._quote = fmt.quote_character
-        self._escape = fmt.quote_escape_character
         self._field_delimiter = fmt.field_delimiter
+        self._record_delimiter = fmt.record_delimiter
         self._comment = fmt.comments
-        ends = [re.escape(fmt.record_delimiter)]
-        if fmt.record_delimiter == "\n":
-            ends.insert(0, "\r\n")
-        record_end = "|".join(ends)
-        self._record_end = re.compile(record_end)
-        self._blank = re.compile(record_end)
-        self._terminator = re.compile(f"{re.escape(fmt.field_delimiter)}|{record_end}")
-        self._quote_scan = re.compile("[" + re.escape(self._quote) + re.escape(self._escape) + "]")
+        # with the default "\n" delimiter a "\r\n" pair ends a record too
+        self._strip_cr = fmt.record_delimiter == "\n"
+        self._record_end = re.compile(record)
+        self._blank = re.compile(f"\r?{record}" if self._strip_cr else record)
 
     def parse(self, buf: str, pos: int, final: bool) -> tuple[list[str] | None, int]:
         """One record starting at ``pos``.
@@ -215,59 +234,43 @@ class _RecordParser:
         line, and ``next_pos`` is ``_NEED_MORE`` when the buffer ends before the record
         does and more input may follow.
         """
-        end = len(buf)
         if self._comment and buf.startswith(self._comment, pos):
             match = self._record_end.search(buf, pos)
             if match is None:
-                return None, end if final else _NEED_MORE
+                return None, len(buf) if final else _NEED_MORE
             return None, match.end()
         blank = self._blank.match(buf, pos)
         if blank is not None:
             return None, blank.end()
-        fields: list[str] = []
+        record_end = buf.find(self._record_delimiter, pos)
+        if record_end >= 0 and buf.find(self._quote, pos, record_end) < 0:
+            # no quote in the record: a plain split finds every field
+            fields = buf[pos:record_end].split(self._field_delimiter)
+            if self._strip_cr and fields[-1].endswith("\r"):
+                fields[-1] = fields[-1][:-1]
+            return fields, record_end + len(self._record_delimiter)
+        fields = []
         while True:
-            prefix = ""
-            if buf.startswith(self._quote, pos):
-                prefix, pos = self._quoted(buf, pos + 1, final)
-                if pos == _NEED_MORE:
-                    return None, _NEED_MORE
-            match = self._terminator.search(buf, pos)
-            if match is None:
-                if not final:
-                    return None, _NEED_MORE
-                fields.append(prefix + buf[pos:])
-                return fields, end
-            fields.append(prefix + buf[pos : match.start()])
-            if match.group() != self._field_delimiter:
-                return fields, match.end()
-            pos = match.end()
-
-    def _quoted(self, buf: str, pos: int, final: bool) -> tuple[str, int]:
-        """The body of a quoted field starting after its opening quote."""
-        parts: list[str] = []
-        start = pos
-        while True:
-            match = self._quote_scan.search(buf, pos)
-            if match is None:
+            match = self._field.match(buf, pos)
+            if match is None:  # a quoted field whose closing quote is not (yet) in the buffer
                 if final:
                     raise SelectError(
                         "CSVParsingError",
-                        f"quoted field starting {buf[max(0, start - 1) : start + 20]!r} has no closing quote",
+                        f"quoted field starting {buf[pos : pos + 20]!r} has no closing quote",
                     )
-                return "", _NEED_MORE
-            at = match.start()
-            parts.append(buf[pos:at])
-            following = buf[at + 1 : at + 2]
-            if not following and not final:
-                return "", _NEED_MORE
-            if buf[at] == self._escape and following == self._quote:
-                parts.append(self._quote)
-                pos = at + 2
-            elif buf[at] == self._escape != self._quote:
-                parts.append(self._escape)
-                pos = at + 1
-            else:
-                return "".join(parts), at + 1
+                return None, _NEED_MORE
+            body, rest, plain, end = match.group("body", "rest", "plain", "end")
+            value = plain if body is None else body.replace(self._escaped_quote, self._quote) + rest
+            pos = match.end()
+            if end == self._field_delimiter:
+                fields.append(value)
+                continue
+            if not end and not final:
+                return None, _NEED_MORE
+            if self._strip_cr and end and value.endswith("\r"):
+                value = value[:-1]
+            fields.append(value)
+            return fields, pos
 
 
 def read_records(chunks: Iterable[bytes], fmt: CsvInput) -> Iterator[list[str]]:

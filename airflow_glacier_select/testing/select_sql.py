@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -252,7 +252,6 @@ class SelectStatement:
     table: str
     alias: str | None
     where: Node | None
-    aliases: tuple[str | None, ...] = field(default=())
 
 
 # ---------------------------------------------------------------------------------------
@@ -357,7 +356,6 @@ class _Parser:
             )
         self.advance()
         projection: tuple[Node, ...] | None
-        aliases: list[str | None] = []
         if self.at_op("*"):
             self.advance()
             projection = None
@@ -377,7 +375,8 @@ class _Parser:
                         f"Other expressions are not allowed in the SELECT list with '*' {self.tok.where()}.",
                     )
                 items.append(self.expression())
-                aliases.append(self.projection_alias())
+                # CSV output has no header, so a projection's alias names nothing
+                self.optional_alias("IDENTIFIER", "QUOTED_IDENTIFIER")
                 if not self.at_op(","):
                     break
                 self.advance()
@@ -400,16 +399,7 @@ class _Parser:
             )
         if self.at_op("[", "."):
             raise SelectError("UnsupportedSyntax", f"FROM paths are for JSON input only {self.tok.where()}.")
-        alias = None
-        if self.accept_keyword("AS"):
-            if self.tok.kind != "IDENTIFIER":
-                raise SelectError(
-                    "ParseExpectedIdentForAlias",
-                    f"Expected an alias after AS but found {self.tok.describe()} {self.tok.where()}.",
-                )
-            alias = self.advance().text
-        elif self.tok.kind == "IDENTIFIER":
-            alias = self.advance().text
+        alias = self.optional_alias("IDENTIFIER")
         if self.at_op(","):
             raise SelectError(
                 "UnsupportedSyntax", f"Glacier Select reads one archive: no joins {self.tok.where()}."
@@ -419,17 +409,18 @@ class _Parser:
             where = self.expression()
         if self.tok.kind != "EOF":
             raise self.unexpected()
-        return SelectStatement(projection, table, alias, where, tuple(aliases))
+        return SelectStatement(projection, table, alias, where)
 
-    def projection_alias(self) -> str | None:
+    def optional_alias(self, *kinds: str) -> str | None:
+        """``AS name`` or a bare ``name`` after a projection or the FROM table."""
         if self.accept_keyword("AS"):
-            if self.tok.kind not in ("IDENTIFIER", "QUOTED_IDENTIFIER"):
+            if self.tok.kind not in kinds:
                 raise SelectError(
                     "ParseExpectedIdentForAlias",
                     f"Expected an alias after AS but found {self.tok.describe()} {self.tok.where()}.",
                 )
             return self.advance().text
-        if self.tok.kind in ("IDENTIFIER", "QUOTED_IDENTIFIER"):
+        if self.tok.kind in kinds:
             return self.advance().text
         return None
 
