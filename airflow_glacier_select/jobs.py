@@ -69,6 +69,7 @@ __all__ = [
 
 _INVENTORY_PATH = "InventoryRetrievalParameters"
 _SELECT_PATH = "SelectParameters"
+EXPRESSION_MAX_CHARACTERS = 128_000
 
 
 def _check_common(description: object, sns_topic: object, tier: object = None) -> None:
@@ -194,7 +195,13 @@ class SelectJob:
 
     def __post_init__(self) -> None:
         check_archive_id(self.archive_id)
-        check_non_empty(f"{_SELECT_PATH}.Expression", self.expression)
+        expression = check_non_empty(f"{_SELECT_PATH}.Expression", self.expression)
+        if len(expression) > EXPRESSION_MAX_CHARACTERS:
+            raise GlacierValidationError(
+                f"{_SELECT_PATH}.Expression",
+                expression,
+                f"must be at most {EXPRESSION_MAX_CHARACTERS} characters",
+            )
         check_one_of(f"{_SELECT_PATH}.ExpressionType", self.expression_type, EXPRESSION_TYPES)
         check_required("OutputLocation", self.output_location)
         if not isinstance(self.output_location, S3OutputLocation):

@@ -40,6 +40,7 @@ CANNED_ACLS = (
     "bucket-owner-full-control",
 )
 STORAGE_CLASSES = ("STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA")
+PREFIX_MAX_BYTES = 512
 
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 _IP_ADDRESS = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
@@ -184,7 +185,11 @@ class S3OutputLocation:
 
     def __post_init__(self) -> None:
         check_bucket_name(self.bucket_name)
-        check_non_empty(f"{S3_PATH}.Prefix", self.prefix)
+        prefix = check_non_empty(f"{S3_PATH}.Prefix", self.prefix)
+        if len(prefix.encode("utf-8", "surrogatepass")) > PREFIX_MAX_BYTES:
+            raise GlacierValidationError(
+                f"{S3_PATH}.Prefix", prefix, f"must be at most {PREFIX_MAX_BYTES} bytes (UTF-8)"
+            )
         if self.encryption is not None and not isinstance(self.encryption, Encryption):
             raise GlacierValidationError(f"{S3_PATH}.Encryption", self.encryption, "must be an Encryption")
         if self.canned_acl is not None:

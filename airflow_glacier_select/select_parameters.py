@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.job_rules import ApiStruct, check_one_of, check_single_char
 
 FILE_HEADER_INFO = ("USE", "IGNORE", "NONE")
@@ -25,10 +26,13 @@ _CSV_CHARACTER_NAMES = {
 
 
 def _check_characters(struct: ApiStruct) -> None:
-    for attribute in _CSV_CHARACTER_NAMES.keys() | {"comments"}:
-        value = getattr(struct, attribute, None)
-        if value is not None:
+    for attribute in struct.API_NAMES:
+        value = getattr(struct, attribute)
+        if value is not None and attribute in _SINGLE_CHARACTER_MEMBERS:
             check_single_char(struct.api_field(attribute), value)
+
+
+_SINGLE_CHARACTER_MEMBERS = frozenset({*_CSV_CHARACTER_NAMES, "comments"})
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,14 @@ class CsvInput(ApiStruct):
         if self.file_header_info is not None:
             check_one_of(self.api_field("file_header_info"), self.file_header_info, FILE_HEADER_INFO)
         _check_characters(self)
+        delimiter = self.field_delimiter
+        # Glacier's CSVInput reference limits FieldDelimiter to \n, \r or ASCII 32-126.
+        if delimiter is not None and delimiter not in "\n\r" and not " " <= delimiter <= "~":
+            raise GlacierValidationError(
+                self.api_field("field_delimiter"),
+                delimiter,
+                "must be \\n, \\r or printable ASCII (0x20-0x7E)",
+            )
 
 
 @dataclass(frozen=True)

@@ -277,6 +277,13 @@ CATALOGUE: list[tuple[str, Callable[[], object], str, object, str]] = [
         "must not be empty",
     ),
     (
+        "expression over the quota",
+        lambda: select(expression="x" * 128_001),
+        "SelectParameters.Expression",
+        "x" * 128_001,
+        "must be at most 128000 characters",
+    ),
+    (
         "expression type not SQL",
         lambda: select(expression_type="PartiQL"),
         "SelectParameters.ExpressionType",
@@ -325,6 +332,20 @@ CATALOGUE: list[tuple[str, Callable[[], object], str, object, str]] = [
         f"{CSV_IN}.FieldDelimiter",
         "",
         "must be a single character",
+    ),
+    (
+        "input field delimiter tab",
+        lambda: CsvInput(field_delimiter="\t"),
+        f"{CSV_IN}.FieldDelimiter",
+        "\t",
+        "must be \\n, \\r or printable ASCII (0x20-0x7E)",
+    ),
+    (
+        "input field delimiter non-ASCII",
+        lambda: CsvInput(field_delimiter="§"),
+        f"{CSV_IN}.FieldDelimiter",
+        "§",
+        "must be \\n, \\r or printable ASCII (0x20-0x7E)",
     ),
     (
         "input record delimiter CRLF",
@@ -430,6 +451,13 @@ CATALOGUE: list[tuple[str, Callable[[], object], str, object, str]] = [
     ),
     ("prefix required", lambda: location(prefix=None), f"{S3}.Prefix", None, "is required"),
     ("prefix empty", lambda: location(prefix=""), f"{S3}.Prefix", "", "must not be empty"),
+    (
+        "prefix over 512 bytes",
+        lambda: location(prefix="é" * 257),
+        f"{S3}.Prefix",
+        "é" * 257,
+        "must be at most 512 bytes (UTF-8)",
+    ),
     (
         "canned acl unknown",
         lambda: location(canned_acl="public"),

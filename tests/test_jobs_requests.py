@@ -11,6 +11,7 @@ from jobs_model import FULL_OUTPUT_LOCATION_DICT, full_jobs, full_output_locatio
 from airflow_glacier_select.jobs import (
     MIB,
     ArchiveRetrievalJob,
+    CsvInput,
     InventoryRetrievalJob,
     S3OutputLocation,
     SelectJob,
@@ -108,6 +109,14 @@ def test_archive_size_is_context_not_part_of_the_request():
     assert with_size == ArchiveRetrievalJob(
         archive_id="a", retrieval_byte_range="0-1048575", archive_size=3 * MIB
     )
+
+
+def test_documented_limits_accept_their_boundaries():
+    location = S3OutputLocation(bucket_name="abc", prefix="é" * 256)
+    job = SelectJob(archive_id="a", expression="x" * 128_000, output_location=location)
+    assert len(job.to_job_parameters()["SelectParameters"]["Expression"]) == 128_000
+    for delimiter in ("\n", "\r", " ", "~"):
+        assert CsvInput(field_delimiter=delimiter).to_api() == {"FieldDelimiter": delimiter}
 
 
 def test_description_boundary_is_1024_printable_bytes():
