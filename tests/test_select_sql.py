@@ -508,6 +508,58 @@ def test_malformed_sql_names_the_token(expression: str, code: str, message: str)
     assert (error.value.code, message in error.value.message) == (code, True), error.value.message
 
 
+RUNTIME_ERRORS = [
+    ("SELECT * FROM archive s WHERE s._1", "ExternalEvalException", "WHERE needs a boolean, got string 'a'"),
+    ("SELECT * FROM archive s WHERE s._1 = 'a' AND s._2", "ExternalEvalException", "AND needs a boolean"),
+    ("SELECT * FROM archive s WHERE CAST(s._2 AS INT) LIKE '1%'", "LikeInvalidInputs", "LIKE needs strings"),
+    ("SELECT * FROM archive s WHERE s._1 LIKE 'a!' ESCAPE '!'", "LikeInvalidInputs", "ends with its escape"),
+    ("SELECT * FROM archive s WHERE s._1 LIKE 'a' ESCAPE '!!'", "LikeInvalidInputs", "one character"),
+    (
+        "SELECT UPPER(CAST(s._2 AS INT)) FROM archive s",
+        "IncorrectSqlFunctionArgumentType",
+        "UPPER needs a string",
+    ),
+    ("SELECT SUBSTRING(s._1, '1') FROM archive s", "IncorrectSqlFunctionArgumentType", "integer position"),
+    ("SELECT s._1 + 1 FROM archive s", "ExternalEvalException", "+ needs numbers, got string and number"),
+    ("SELECT s._1 || CAST(s._2 AS INT) FROM archive s", "ExternalEvalException", "|| joins strings"),
+]
+
+
+@pytest.mark.parametrize(
+    ("expression", "code", "message"), RUNTIME_ERRORS, ids=[r[0] for r in RUNTIME_ERRORS]
+)
+def test_evaluation_errors(expression: str, code: str, message: str) -> None:
+    with pytest.raises(SelectError) as error:
+        evaluate_select(b"a,12\n", expression, {}, {})
+    assert error.value.code == code
+    assert message in error.value.message
+
+
+def test_ambiguous_header_name() -> None:
+    data = b"id,Name,name\n1,x,y\n"
+    use = {"csv": {"FileHeaderInfo": "USE"}}
+    # an exact match wins; an unquoted name matching several headers only by case is ambiguous
+    assert evaluate_select(data, "SELECT s.name, s.Name FROM archive s", use, {}) == b"y,x\n"
+    with pytest.raises(SelectError) as error:
+        evaluate_select(data, "SELECT s.NAME FROM archive s", use, {})
+    assert error.value.code == "AmbiguousFieldName"
+    assert "'NAME' matches several header fields at line 1, column 10" in error.value.message
+
+
+def test_expression_too_long() -> None:
+    expression = "SELECT * FROM archive s WHERE " + " OR ".join(["s._1 = 'x'"] * 10_000)
+    with pytest.raises(SelectError) as error:
+        evaluate_select(b"a\n", expression, {}, {})
+    assert error.value.code == "ExpressionTooLong"
+
+
+def test_byte_order_mark_is_not_part_of_the_first_header() -> None:
+    data = "\ufeffid,v\n1,a\n".encode()
+    assert (
+        evaluate_select(data, "SELECT s.id FROM OBJECT s", {"csv": {"FileHeaderInfo": "USE"}}, {}) == b"1\n"
+    )
+
+
 def test_sql_errors_are_raised_before_any_input_is_read() -> None:
     def never_read() -> Any:
         raise AssertionError("the archive was read before the SQL was checked")
