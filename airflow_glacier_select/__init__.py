@@ -34,4 +34,10 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["aws"],
             }
         ],
+        "hooks": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_glacier_select.hooks.glacier"],
+            }
+        ],
     }

@@ -1,0 +1,279 @@
+"""The one place this package talks to the Glacier vault API through boto3.
+
+:class:`GlacierJobsHook` extends the amazon provider's ``GlacierHook`` (whose
+``retrieve_inventory``, ``retrieve_inventory_results`` and ``describe_job`` keep
+working unchanged) with the job operations a DAG needs: InitiateJob from a validated
+parameter object, a typed DescribeJob, a lazy ListJobs iterator, and streaming
+GetJobOutput with an optional byte range.
+
+Every method validates its arguments before the first request, so a bad vault name or
+filter costs nothing, and passes ``accountId`` explicitly (``-`` means the account of
+the credentials). Log lines name the vault and job, never credentials or bodies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.glacier import GlacierHook
+
+from airflow_glacier_select.exceptions import GlacierValidationError
+from airflow_glacier_select.job_description import STATUS_CODES
+from airflow_glacier_select.job_rules import check_non_empty, check_one_of
+from airflow_glacier_select.jobs import (
+    ArchiveRetrievalJob,
+    InventoryRetrievalJob,
+    JobDescription,
+    JobParameters,
+    SelectJob,
+    job_from_parameters,
+    validate_vault_name,
+)
+
+if TYPE_CHECKING:
+    from botocore.response import StreamingBody
+
+__all__ = ["LIST_JOBS_PAGE_SIZE_MAX", "GlacierJobsHook", "InitiatedJob", "JobOutput"]
+
+LIST_JOBS_PAGE_SIZE_MAX = 50
+"""ListJobs returns at most 50 jobs per request (its ``limit`` is 1-50)."""
+
+_ACCOUNT_ID = re.compile(r"-|[0-9]{12}")
+_JOB_TYPES = (ArchiveRetrievalJob, InventoryRetrievalJob, SelectJob)
+
+
+def _check_account_id(value: object) -> str:
+    """Glacier takes '-' (the credentials' account) or a 12-digit account id without hyphens."""
+    if not isinstance(value, str) or not _ACCOUNT_ID.fullmatch(value):
+        raise GlacierValidationError(
+            "accountId", value, "must be '-' or a 12-digit AWS account id without hyphens"
+        )
+    return value
+
+
+def _check_byte_range(byte_range: object) -> str:
+    """GetJobOutput's ``Range`` header for inclusive offsets relative to the job output."""
+    if (
+        not isinstance(byte_range, tuple)
+        or len(byte_range) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in byte_range)
+        or not 0 <= byte_range[0] <= byte_range[1]
+    ):
+        raise GlacierValidationError(
+            "range", byte_range, "must be a (start, end) pair of inclusive offsets with 0 <= start <= end"
+        )
+    return f"bytes={byte_range[0]}-{byte_range[1]}"
+
+
+def _check_page_size(page_size: object) -> int:
+    if (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)
+        or not 1 <= page_size <= LIST_JOBS_PAGE_SIZE_MAX
+    ):
+        raise GlacierValidationError(
+            "limit", page_size, f"must be an integer from 1 to {LIST_JOBS_PAGE_SIZE_MAX}"
+        )
+    return page_size
+
+
+@dataclass(frozen=True)
+class InitiatedJob:
+    """What InitiateJob answers, plus the vault and type needed to wait for the job."""
+
+    vault_name: str
+    job_id: str
+    job_type: str
+    location: str | None
+    job_output_path: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON dict with stable keys, for XCom."""
+        return asdict(self)
+
+
+@dataclass
+class JobOutput:
+    """A GetJobOutput response whose body has not been read yet.
+
+    The body is botocore's ``StreamingBody``: read it in bounded pieces
+    (:meth:`iter_chunks`, ``body.read(n)``) and never whole, since an archive can be
+    far larger than memory. ``tree_hash`` is Glacier's ``x-amz-sha256-tree-hash``,
+    present only for tree-hash-aligned ranges; botocore does not check it, so callers
+    verify with :class:`airflow_glacier_select.treehash.TreeHash`. Use it as a context
+    manager so the connection is released even when reading stops early.
+    """
+
+    body: StreamingBody
+    status: int
+    content_range: str | None = None
+    accept_ranges: str | None = None
+    tree_hash: str | None = None
+    archive_description: str | None = None
+    content_type: str | None = None
+    content_length: int | None = None
+
+    @classmethod
+    def from_response(cls, response: Mapping[str, Any]) -> JobOutput:
+        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        length = headers.get("content-length")
+        return cls(
+            body=response["body"],
+            status=int(response.get("status") or response["ResponseMetadata"]["HTTPStatusCode"]),
+            content_range=response.get("contentRange"),
+            accept_ranges=response.get("acceptRanges"),
+            tree_hash=response.get("checksum"),
+            archive_description=response.get("archiveDescription"),
+            content_type=response.get("contentType"),
+            content_length=int(length) if length is not None else None,
+        )
+
+    def iter_chunks(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        """The body in pieces of at most ``chunk_size`` bytes."""
+        return self.body.iter_chunks(chunk_size)
+
+    def close(self) -> None:
+        self.body.close()
+
+    def __enter__(self) -> JobOutput:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class GlacierJobsHook(GlacierHook):
+    """Glacier vault jobs: initiate, describe, list and download, validated before any request.
+
+    :param account_id: the vault owner's account id, or ``-`` (default) for the account
+        of the connection's credentials.
+    Other arguments (``aws_conn_id``, ``region_name``, ``verify``, ``config`` ...) go
+    to ``AwsBaseHook``.
+    """
+
+    def __init__(self, *args: Any, account_id: str = "-", **kwargs: Any) -> None:
+        self.account_id = _check_account_id(account_id)
+        super().__init__(*args, **kwargs)
+
+    def initiate_job(self, vault_name: str, job: JobParameters | Mapping[str, Any]) -> InitiatedJob:
+        """Start an archive-retrieval, inventory-retrieval or select job.
+
+        ``job`` is a parameter object, or a boto3-style ``jobParameters`` dict (as a
+        templated operator argument arrives), which is validated into one first.
+        """
+        vault_name = validate_vault_name(vault_name)
+        if isinstance(job, Mapping):
+            job = job_from_parameters(job)
+        elif not isinstance(job, _JOB_TYPES):
+            raise GlacierValidationError(
+                "jobParameters",
+                job,
+                "must be an ArchiveRetrievalJob, InventoryRetrievalJob, SelectJob or a jobParameters dict",
+            )
+        parameters = job.to_job_parameters()
+        response = self.get_conn().initiate_job(
+            accountId=self.account_id, vaultName=vault_name, jobParameters=parameters
+        )
+        initiated = InitiatedJob(
+            vault_name=vault_name,
+            job_id=response["jobId"],
+            job_type=parameters["Type"],
+            location=response.get("location"),
+            job_output_path=response.get("jobOutputPath"),
+        )
+        self.log.info("Initiated %s job %s in vault %s", initiated.job_type, initiated.job_id, vault_name)
+        return initiated
+
+    def get_job_description(self, vault_name: str, job_id: str) -> JobDescription:
+        """DescribeJob, typed. (``describe_job`` still returns the raw dict.)"""
+        vault_name = validate_vault_name(vault_name)
+        job_id = check_non_empty("jobId", job_id)
+        response = self.get_conn().describe_job(accountId=self.account_id, vaultName=vault_name, jobId=job_id)
+        description = JobDescription.from_response(response)
+        self.log.info("Glacier job %s in vault %s: %s", job_id, vault_name, description.status_code)
+        return description
+
+    def iter_job_pages(
+        self,
+        vault_name: str,
+        *,
+        statuscode: str | None = None,
+        completed: bool | None = None,
+        page_size: int = LIST_JOBS_PAGE_SIZE_MAX,
+    ) -> Iterator[list[JobDescription]]:
+        """ListJobs page by page; a page is requested only when the consumer asks for it.
+
+        Arguments are checked now, before the iterator is returned, so a bad filter
+        fails at the call and never half-way through a listing.
+        """
+        vault_name = validate_vault_name(vault_name)
+        filters: dict[str, str] = {}
+        if statuscode is not None:
+            filters["statuscode"] = check_one_of("statuscode", statuscode, STATUS_CODES)
+        if completed is not None:
+            if not isinstance(completed, bool):
+                raise GlacierValidationError("completed", completed, "must be True, False or None")
+            filters["completed"] = "true" if completed else "false"
+        page_size = _check_page_size(page_size)
+        self.log.info(
+            "Listing jobs in vault %s (%s, %d per page)",
+            vault_name,
+            ", ".join(f"{k}={v}" for k, v in filters.items()) or "no filter",
+            page_size,
+        )
+        pages = (
+            self.get_conn()
+            .get_paginator("list_jobs")
+            .paginate(
+                accountId=self.account_id,
+                vaultName=vault_name,
+                PaginationConfig={"PageSize": page_size},
+                **filters,
+            )
+        )
+        return ([JobDescription.from_response(job) for job in page.get("JobList", [])] for page in pages)
+
+    def iter_jobs(
+        self,
+        vault_name: str,
+        *,
+        statuscode: str | None = None,
+        completed: bool | None = None,
+        page_size: int = LIST_JOBS_PAGE_SIZE_MAX,
+    ) -> Iterator[JobDescription]:
+        """ListJobs job by job, as lazily as :meth:`iter_job_pages` (same arguments)."""
+        pages = self.iter_job_pages(
+            vault_name, statuscode=statuscode, completed=completed, page_size=page_size
+        )
+        return (job for page in pages for job in page)
+
+    def get_job_output(
+        self, vault_name: str, job_id: str, byte_range: tuple[int, int] | None = None
+    ) -> JobOutput:
+        """GetJobOutput, body unread; ``byte_range`` is inclusive and relative to the job output."""
+        vault_name = validate_vault_name(vault_name)
+        job_id = check_non_empty("jobId", job_id)
+        extra: dict[str, str] = {}
+        if byte_range is not None:
+            extra["range"] = _check_byte_range(byte_range)
+        response = self.get_conn().get_job_output(
+            accountId=self.account_id, vaultName=vault_name, jobId=job_id, **extra
+        )
+        output = JobOutput.from_response(response)
+        self.log.info(
+            "Opened output of job %s in vault %s (%s, %s bytes)",
+            job_id,
+            vault_name,
+            extra.get("range", "whole output"),
+            output.content_length if output.content_length is not None else "unknown",
+        )
+        return output
