@@ -36,6 +36,9 @@ from airflow_glacier_select.jobs import (
 )
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Each example of these draws one object per job type (or per part), so 100 examples
+# still build 300-600 objects while keeping the suite fast on shared CI cores.
+COMPOSITE_SETTINGS = settings(PROPERTY_SETTINGS, max_examples=100)
 
 junk = st.one_of(
     st.none(),
@@ -235,7 +238,7 @@ def check_part(part: Any) -> None:
     assert rebuilt == part
 
 
-@PROPERTY_SETTINGS
+@COMPOSITE_SETTINGS
 @given(st.data())
 def test_plausible_jobs_build_valid_requests_that_round_trip(data):
     for name in JOBS:
@@ -244,7 +247,7 @@ def test_plausible_jobs_build_valid_requests_that_round_trip(data):
             check_job(job)
 
 
-@PROPERTY_SETTINGS
+@COMPOSITE_SETTINGS
 @given(st.data())
 def test_any_job_input_is_refused_only_with_validation_errors(data):
     for name in JOBS:
@@ -253,7 +256,7 @@ def test_any_job_input_is_refused_only_with_validation_errors(data):
             check_job(job)
 
 
-@PROPERTY_SETTINGS
+@COMPOSITE_SETTINGS
 @given(st.data(), st.booleans())
 def test_serialisation_and_location_parts_round_trip_or_refuse(data, junky):
     strategies = JUNKY if junky else PLAUSIBLE
