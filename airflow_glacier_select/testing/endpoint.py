@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -29,22 +30,36 @@ __all__ = ["LocalGlacierEndpoint", "RemoteGlacierEndpoint", "local_glacier_endpo
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
+_SESSION_LOCK = threading.Lock()
+_SESSION: Any = None
+
+
+def _boto3_session() -> Any:
+    """One boto3 session per process: its loaded service models make each new client cheap."""
+    global _SESSION
+    import boto3
+
+    if _SESSION is None:
+        _SESSION = boto3.session.Session(**FAKE_CREDENTIALS, region_name="us-east-1")
+    return _SESSION
+
+
 class _EndpointClients:
     url: str
 
     def client(self, service: str = "glacier", *, region_name: str = "us-east-1", config: Any = None) -> Any:
         """A real boto3 client for ``service`` (``glacier`` or ``s3``) pointed at this endpoint."""
-        import boto3
         from botocore.config import Config
 
         base = Config(s3={"addressing_style": "path"})
-        return boto3.session.Session().client(
-            service,
-            endpoint_url=self.url,
-            region_name=region_name,
-            config=base.merge(config) if config is not None else base,
-            **FAKE_CREDENTIALS,
-        )
+        with _SESSION_LOCK:
+            return _boto3_session().client(
+                service,
+                endpoint_url=self.url,
+                region_name=region_name,
+                config=base.merge(config) if config is not None else base,
+                **FAKE_CREDENTIALS,
+            )
 
 
 class LocalGlacierEndpoint(_EndpointClients):

@@ -31,7 +31,9 @@ ACTIONS = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, to the millisecond: the precision Glacier reports, so dates compare as clients see them."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def iso_date(moment: datetime | None) -> str | None:

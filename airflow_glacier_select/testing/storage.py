@@ -135,8 +135,22 @@ class ArchiveStore:
         return StoredBody(path, len(data), leaves)
 
     def write_path(self, source: Path) -> StoredBody:
-        with source.open("rb") as handle:
-            return self.write_stream(handle)
+        """Store a file: hard-linked when it shares the filesystem (no copy of GiBs), else copied.
+
+        A linked file must not be modified in place while the endpoint serves it;
+        replacing or deleting the source is fine.
+        """
+        path = self.new_path("archive")
+        try:
+            os.link(source, path)
+        except OSError:
+            with source.open("rb") as handle:
+                return self.write_stream(handle)
+        leaves: list[bytes] = []
+        with path.open("rb") as handle:
+            while leaf := _read_leaf(handle):
+                leaves.append(hashlib.sha256(leaf).digest())
+        return StoredBody(path, path.stat().st_size, tuple(leaves))
 
     def remove(self, path: Path) -> None:
         path.unlink(missing_ok=True)
