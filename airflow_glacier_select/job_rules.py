@@ -275,7 +275,8 @@ def check_known_keys(
     """Refuse keys Glacier does not define for this place, e.g. a byte range on an inventory job."""
     allowed = tuple(allowed)
     for key, item in mapping.items():
-        if key not in allowed:
+        # A null member reads as absent (templated dicts leave optional members empty).
+        if key not in allowed and item is not None:
             raise GlacierValidationError(
                 f"{path}{key}", item, f"is not allowed in {context} (allowed: {', '.join(allowed)})"
             )

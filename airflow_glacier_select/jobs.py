@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from airflow_glacier_select.exceptions import GlacierValidationError
-from airflow_glacier_select.job_description import JobDescription
+from airflow_glacier_select.job_description import STATUS_CODES, JobDescription
 from airflow_glacier_select.job_rules import (
     INVENTORY_FORMATS,
     JOB_TYPES,
@@ -44,11 +44,22 @@ from airflow_glacier_select.output_location import (
     S3OutputLocation,
     job_output_prefix,
 )
-from airflow_glacier_select.select_parameters import EXPRESSION_TYPES, CsvInput, CsvOutput
+from airflow_glacier_select.select_parameters import (
+    EXPRESSION_TYPES,
+    FILE_HEADER_INFO,
+    QUOTE_FIELDS,
+    CsvInput,
+    CsvOutput,
+)
 
 __all__ = [
+    "EXPRESSION_MAX_CHARACTERS",
+    "FILE_HEADER_INFO",
+    "INVENTORY_FORMATS",
     "JOB_TYPES",
     "MIB",
+    "QUOTE_FIELDS",
+    "STATUS_CODES",
     "TIERS",
     "ArchiveRetrievalJob",
     "CsvInput",

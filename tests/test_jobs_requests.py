@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime
 
 import pytest
@@ -143,3 +145,22 @@ def test_output_location_copies_caller_mappings():
 @pytest.mark.parametrize("name", ["a", "My_Vault-2024.archive", "v" * 255])
 def test_vault_names_within_the_rules_pass(name):
     assert validate_vault_name(name) == name
+
+
+def test_pure_core_imports_no_airflow():
+    code = (
+        "import sys; import airflow_glacier_select.jobs; "
+        "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_null_members_of_any_name_read_as_absent():
+    params = {
+        "Type": "archive-retrieval",
+        "ArchiveId": "a",
+        "Format": None,
+        "InventoryRetrievalParameters": None,
+    }
+    assert job_from_parameters(params) == ArchiveRetrievalJob(archive_id="a")
