@@ -291,6 +291,7 @@ def _iter_json(cursor: _JsonCursor, header: dict[str, Any]) -> Iterator[Inventor
         if not first:
             cursor.expect(",", "between inventory fields")
         first = False
+        cursor.peek()
         key_offset = cursor.offset
         key = cursor.value("inventory field name")
         if not isinstance(key, str):
@@ -300,12 +301,19 @@ def _iter_json(cursor: _JsonCursor, header: dict[str, Any]) -> Iterator[Inventor
             saw_list = True
             yield from _iter_json_archive_list(cursor)
             continue
+        cursor.peek()
         value_offset = cursor.offset
         value = cursor.value(key)
         if key in ("VaultARN", "InventoryDate"):
             if not isinstance(value, str):
                 raise InventoryParseError(f"{key} must be a string, got {value!r}", offset=value_offset)
-            header[key] = value
+            if key == "InventoryDate":
+                try:
+                    header[key] = parse_glacier_timestamp(value)
+                except ValueError as exc:
+                    raise InventoryParseError(f"InventoryDate: {exc}", offset=value_offset) from None
+            else:
+                header[key] = value
     if cursor.peek() is not None:
         raise InventoryParseError("unexpected data after the inventory object", offset=cursor.offset)
     if not saw_list:
@@ -320,6 +328,7 @@ def _iter_json_archive_list(cursor: _JsonCursor) -> Iterator[InventoryArchive]:
     index = 0
     while True:
         where = f"ArchiveList[{index}]"
+        cursor.peek()
         start = cursor.offset
         record = cursor.value(where)
         if not isinstance(record, dict):
@@ -459,10 +468,8 @@ class InventoryReader(Iterator[InventoryArchive]):
         The service writes them before ArchiveList, so they are known once the first
         archive has been yielded (and always once iteration is over).
         """
-        date = self._header.get("InventoryDate")
         return InventoryHeader(
-            vault_arn=self._header.get("VaultARN"),
-            inventory_date=parse_glacier_timestamp(date) if date else None,
+            vault_arn=self._header.get("VaultARN"), inventory_date=self._header.get("InventoryDate")
         )
 
     def __iter__(self) -> InventoryReader:
