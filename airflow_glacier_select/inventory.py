@@ -19,7 +19,8 @@ Both formats the service emits are understood:
     line per archive. This is not RFC 4180 CSV: inside the quoted description the
     service writes a quote as ``\\"`` and leaves a backslash as it is (a description
     ``a\\"b`` arrives as ``"a\\\\"b"``, and one ending in a backslash as ``"dir\\"``).
-    A standard CSV reader gets both wrong. Because descriptions are printable ASCII
+    This is undocumented but is what real inventories contain, and a standard CSV
+    reader gets both cases wrong. Because descriptions are printable ASCII
     (no line breaks) and the other four fields never hold a comma, each line is split
     around the description by position, which makes the decoding exact.
 
