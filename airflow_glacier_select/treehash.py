@@ -96,30 +96,30 @@ class TreeHash:
     def update(self, data: bytes | bytearray | memoryview) -> None:
         """Feed the next ``data`` bytes (any length, any bytes-like object)."""
         view = memoryview(data)
-        if view.ndim != 1 or view.format not in ("B", "b", "c"):
+        if view.itemsize != 1 or view.ndim != 1:
             view = view.cast("B")
         length = view.nbytes
-        if not length:
-            return
         self.size += length
+        fill = self._leaf_fill
+        if fill + length < MIB:
+            # The chunk stays inside the current leaf: one hashlib call, nothing else.
+            self._leaf.update(view)
+            self._leaf_fill = fill + length
+            return
         pos = 0
-        if self._leaf_fill:
-            take = min(MIB - self._leaf_fill, length)
-            self._leaf.update(view[:take])
-            self._leaf_fill += take
-            pos = take
-            if self._leaf_fill < MIB:
-                return
+        if fill:
+            pos = MIB - fill
+            self._leaf.update(view[:pos])
             self._push(self._leaf.digest())
             self._leaf = _sha256()
-            self._leaf_fill = 0
         last_full = length - MIB
         while pos <= last_full:
             self._push(_sha256(view[pos : pos + MIB]).digest())
             pos += MIB
-        if pos < length:
+        rest = length - pos
+        if rest:
             self._leaf.update(view[pos:])
-            self._leaf_fill = length - pos
+        self._leaf_fill = rest
 
     def digest(self) -> bytes:
         """Root hash of everything fed so far (``sha256(b"")`` for no input)."""
