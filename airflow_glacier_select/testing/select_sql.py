@@ -5,7 +5,8 @@ of expressions), ``FROM ARCHIVE`` (or ``OBJECT`` / ``S3Object``) with an optiona
 and an optional ``WHERE``. It has no GROUP BY, ORDER BY, JOIN, DISTINCT, UNION,
 aggregates, LIMIT or subqueries; those fail with ``UnsupportedSyntax`` as on the service.
 
-Semantics follow the S3 / Glacier Select SQL reference:
+Semantics follow the S3 / Glacier Select SQL reference and, where it is silent, the
+service's reported behaviour:
 
 * every CSV value is a string until CAST says otherwise, and an empty field is the empty
   string, not NULL;
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any
 
 from airflow_glacier_select.testing.select_csv import CsvInput, CsvOutput, SelectError, read_records
 
@@ -42,21 +43,14 @@ _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
 class _Missing:
-    """The value of a column a record does not have (PartiQL's MISSING)."""
-
-    _instance: _Missing | None = None
-
-    def __new__(cls) -> _Missing:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    """The value of a column a record does not have (PartiQL's MISSING); one instance."""
 
     def __repr__(self) -> str:
         return "MISSING"
 
 
 MISSING = _Missing()
-Value = Union[str, int, float, Decimal, bool, datetime, None, _Missing]  # noqa: UP007 - runtime alias on 3.10
+Value = str | int | float | Decimal | bool | datetime | None | _Missing
 Record = Sequence[str]
 Compiled = Callable[[Record], Value]
 
@@ -241,7 +235,7 @@ class Case:
     default: Node | None
 
 
-Node = Union[Literal, Column, Unary, Binary, Like, Between, In, IsTest, Cast, Call, Case]  # noqa: UP007
+Node = Literal | Column | Unary | Binary | Like | Between | In | IsTest | Cast | Call | Case
 
 
 @dataclass(frozen=True)
@@ -1155,20 +1149,16 @@ class _Binder:
 
         def like(record: Record) -> Value:
             text, pat = value(record), pattern(record)
-            esc = escape(record) if escape is not None else None
-            if _is_null(text) or _is_null(pat) or (escape is not None and _is_null(esc)):
+            esc = escape(record) if escape is not None else ""
+            if _is_null(text) or _is_null(pat) or _is_null(esc):
                 return None
-            if (
-                not isinstance(text, str)
-                or not isinstance(pat, str)
-                or (esc is not None and not isinstance(esc, str))
-            ):
+            if not (isinstance(text, str) and isinstance(pat, str) and isinstance(esc, str)):
                 raise SelectError(
                     "LikeInvalidInputs",
                     f"LIKE needs strings, got {_type_name(text)} LIKE {_type_name(pat)}; "
                     "use CAST(... AS STRING).",
                 )
-            matched = like_regex(pat, esc).fullmatch(text) is not None  # type: ignore[arg-type]
+            matched = like_regex(pat, esc if escape is not None else None).fullmatch(text) is not None
             return matched != negated
 
         return like
