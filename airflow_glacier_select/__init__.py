@@ -40,4 +40,5 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_glacier_select.hooks.glacier"],
             }
         ],
+        "extra-links": ["airflow_glacier_select.links.GlacierVaultLink"],
     }
