@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from botocore.utils import calculate_tree_hash
 
 from airflow_glacier_select.testing import LocalGlacierEndpoint
-from tests.endpoint.helpers import MIB, finished_job, patterned, start_job
+from tests.endpoint.helpers import MIB, patterned, start_job
 
 SELECT = {
     "InputSerialization": {"csv": {"FileHeaderInfo": "USE"}},
