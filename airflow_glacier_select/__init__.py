@@ -40,5 +40,11 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_glacier_select.hooks.glacier"],
             }
         ],
+        "triggers": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_glacier_select.triggers.glacier"],
+            }
+        ],
         "extra-links": ["airflow_glacier_select.links.GlacierVaultLink"],
     }
