@@ -37,19 +37,34 @@ def _read(endpoint: LocalGlacierEndpoint, key: str) -> bytes:
     return bytes(endpoint.client("s3").get_object(Bucket="results", Key=key)["Body"].read())
 
 
-def test_results_match_an_independent_evaluation(glacier_endpoint: LocalGlacierEndpoint) -> None:
-    job_id, job = _select(glacier_endpoint, "SELECT s.name FROM archive s WHERE CAST(s.score AS INT) >= 80")
+ROWS = list(csv.DictReader(io.StringIO(CSV.decode())))
+QUERIES = [
+    (
+        "SELECT s.name FROM archive s WHERE CAST(s.score AS INT) >= 80",
+        [[r["name"]] for r in ROWS if int(r["score"]) >= 80],
+    ),
+    (
+        "SELECT * FROM archive s WHERE s.name LIKE '%b%' OR s.id = '4'",
+        [list(r.values()) for r in ROWS if "b" in r["name"] or r["id"] == "4"],
+    ),
+    (
+        "SELECT s.id, s.score FROM archive s WHERE NOT s.name = 'ann'",
+        [[r["id"], r["score"]] for r in ROWS if r["name"] != "ann"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), QUERIES)
+def test_results_match_an_independent_evaluation(
+    glacier_endpoint: LocalGlacierEndpoint, expression: str, expected: list[list[str]]
+) -> None:
+    job_id, job = _select(glacier_endpoint, expression)
     assert job["StatusCode"] == "Succeeded"
-    keys = {
-        obj["Key"]
-        for obj in glacier_endpoint.client("s3").list_objects_v2(Bucket="results", Prefix=f"out/{job_id}/")[
-            "Contents"
-        ]
-    }
+    listed = glacier_endpoint.client("s3").list_objects_v2(Bucket="results", Prefix=f"out/{job_id}/")
+    keys = {obj["Key"] for obj in listed["Contents"]}
     assert keys == {f"out/{job_id}/{name}" for name in ("job.txt", "results/1.csv", "result_manifest.txt")}
     manifest = _read(glacier_endpoint, f"out/{job_id}/result_manifest.txt").decode().split()
     assert manifest == [f"out/{job_id}/results/1.csv"]
-    expected = [[row["name"]] for row in csv.DictReader(io.StringIO(CSV.decode())) if int(row["score"]) >= 80]
     assert list(csv.reader(io.StringIO(_read(glacier_endpoint, manifest[0]).decode()))) == expected
     assert job_id.encode() in _read(glacier_endpoint, f"out/{job_id}/job.txt")
 
