@@ -211,7 +211,7 @@ class LocalJob(Job):
             "SHA256TreeHash": self.range_tree_hash,
             "ArchiveSHA256TreeHash": archive.tree_hash if archive and byte_range else None,
             "RetrievalByteRange": f"{byte_range[0]}-{byte_range[1] - 1}" if byte_range else None,
-            "Tier": self.tier,
+            "Tier": None if request.inventory else self.tier,
             "InventoryRetrievalParameters": self._inventory_parameters(),
             "JobOutputPath": self.output_path,
             "SelectParameters": _plain(request.select_parameters),

@@ -289,7 +289,8 @@ def validate_job_parameters(
         "sns_topic": sns_topic,
     }
     if job_type == "inventory-retrieval":
-        _reject(params, ("ArchiveId", "RetrievalByteRange", "SelectParameters", "OutputLocation"), job_type)
+        rejected = ("ArchiveId", "RetrievalByteRange", "SelectParameters", "OutputLocation", "Tier")
+        _reject(params, rejected, job_type)  # Tier is for archive retrieval and select only
         return JobRequest(**common, inventory=_inventory(params, marker_known))
     _reject(params, ("Format", "InventoryRetrievalParameters"), job_type)
     archive_id = _required(params, "ArchiveId", "")

@@ -198,6 +198,7 @@ BAD_PARAMETERS = [
         "Marker",
     ),
     ({"Type": "inventory-retrieval", "ArchiveId": "ARCHIVE"}, "InvalidParameterValueException", "ArchiveId"),
+    ({"Type": "inventory-retrieval", "Tier": "Bulk"}, "InvalidParameterValueException", "Tier"),
     ({"Type": "select", "ArchiveId": "ARCHIVE"}, "MissingParameterValueException", "SelectParameters"),
     (
         {"Type": "select", "ArchiveId": "ARCHIVE", "SelectParameters": {**SELECT, "ExpressionType": "SQL92"}},
