@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 VENVS = ROOT / ".venvs"
 # The lowest Airflow 3 release the package supports, and the newest one.
 AIRFLOW_VERSIONS = ("3.0.6", "3.3.2")
+# Airflow 3.0.x predates cadwyn 6 and FastAPI 0.118: with them its API server rejects the
+# task runner's requests (HTTP 422), so real scheduler/triggerer runs fail. Airflow's own
+# constraints file for 3.0.6 pins older releases; these bounds are the part that matters.
+EXTRA_REQUIREMENTS = {"3.0.6": ("cadwyn<6", "fastapi<0.118")}
 
 
 def run(cmd: list[str], **kwargs: object) -> None:
