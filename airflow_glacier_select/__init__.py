@@ -37,7 +37,10 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["airflow_glacier_select.hooks.glacier"],
+                "python-modules": [
+                    "airflow_glacier_select.hooks.glacier",
+                    "airflow_glacier_select.hooks.transfer",
+                ],
             }
         ],
         "triggers": [

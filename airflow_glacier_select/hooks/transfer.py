@@ -1,0 +1,672 @@
+"""Copy a Glacier job's output into S3, verified, and read a Select job's results.
+
+:class:`GlacierToS3Transfer` executes a :class:`~airflow_glacier_select.transfer_plan.TransferPlan`
+the way ``s3transfer`` does: a pool of ``concurrency`` threads, each downloading one
+tree-hash-aligned chunk with a ranged GetJobOutput (``GlacierJobsHook``), hashing it as it
+streams in, checking it against the ``x-amz-sha256-tree-hash`` Glacier sent, and uploading
+it as one part of an S3 multipart upload (``S3Hook``). No more than ``concurrency`` chunks
+are ever held, so memory is ``chunk_size x concurrency`` whatever the archive size.
+
+The whole output is checked against the job's SHA256TreeHash before the upload is
+completed; any failure aborts the multipart upload, so the destination key never shows a
+partial or unverified object. Outputs of at most one chunk are verified first and then
+written with a single PutObject.
+
+Transient failures (throttling, 5xx, a connection reset or a body cut short, a chunk whose
+bytes fail their tree hash) retry that chunk alone with capped backoff; see
+:class:`~airflow_glacier_select.transfer_plan.RetryPolicy`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import botocore.exceptions
+
+from airflow_glacier_select.exceptions import GlacierValidationError
+from airflow_glacier_select.job_description import JobDescription
+from airflow_glacier_select.jobs import validate_vault_name
+from airflow_glacier_select.output_location import check_bucket_name, job_output_prefix
+from airflow_glacier_select.transfer_plan import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_CONCURRENCY,
+    Chunk,
+    DestinationExistsError,
+    GlacierTransferError,
+    IncompleteChunkError,
+    JobOutputExpiredError,
+    ProgressMeter,
+    RetryPolicy,
+    S3ObjectSettings,
+    SelectJobFailedError,
+    TransferPlan,
+    TreeHashMismatchError,
+    VerificationLedger,
+    VerificationResult,
+    check_chunk_size,
+    check_collision_policy,
+    check_concurrency,
+    check_transferable,
+    default_key_template,
+    format_bytes,
+    is_verified_copy,
+    key_fields_for_job,
+    key_template_fields,
+    needs_archive_description,
+    parse_manifest,
+    render_key,
+    suffixed_key,
+)
+from airflow_glacier_select.treehash import MIB, TreeHash
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from airflow_glacier_select.hooks.glacier import GlacierJobsHook, JobOutput
+
+__all__ = [
+    "GlacierToS3Transfer",
+    "SelectResults",
+    "TransferResult",
+    "is_transient",
+    "read_select_results",
+]
+
+_T = TypeVar("_T")
+_PIECE = MIB
+"""Bytes read from a response body at a time while a chunk streams into its buffer."""
+_MAX_SUFFIX = 1000
+_TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "SlowDown",
+        "RequestLimitExceeded",
+        "ServiceUnavailableException",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+_TRANSIENT_BOTOCORE = (
+    botocore.exceptions.HTTPClientError,  # connection closed or reset, read timeouts
+    botocore.exceptions.ConnectionError,
+    botocore.exceptions.IncompleteReadError,
+    botocore.exceptions.ResponseStreamingError,
+    ConnectionError,
+)
+_NOT_FOUND = ("404", "NoSuchKey", "NotFound")
+_SELECT_ERROR_BYTES = 4096
+_SELECT_ERROR_OBJECTS = 5
+
+
+def _error_code(error: BaseException) -> str:
+    if isinstance(error, botocore.exceptions.ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether downloading or uploading the same chunk again may succeed."""
+    if isinstance(error, (TreeHashMismatchError, IncompleteChunkError, *_TRANSIENT_BOTOCORE)):
+        return True
+    if isinstance(error, botocore.exceptions.ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return _error_code(error) in _TRANSIENT_CODES or int(status or 0) >= 500
+    try:
+        from urllib3.exceptions import HTTPError as Urllib3Error
+    except ImportError:  # pragma: no cover - urllib3 always comes with botocore
+        return False
+    return isinstance(error, Urllib3Error)
+
+
+class _Cancelled(Exception):
+    """Another chunk failed: stop this one between pieces."""
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """Where the output landed and how it was checked; :meth:`to_dict` is the operator's XCom value."""
+
+    vault_name: str
+    job_id: str
+    bucket: str
+    key: str
+    size: int
+    sha256_tree_hash: str | None
+    verified: bool
+    verification: str
+    chunks: int
+    chunk_size: int
+    elapsed_seconds: float
+    skipped: bool = False
+
+    @property
+    def s3_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"s3_uri": self.s3_uri, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class _Destination:
+    key: str
+    existing_copy: VerificationResult | None = None
+    """A verified copy already at ``key``: nothing to transfer."""
+
+
+class GlacierToS3Transfer:
+    """Copies job output from Glacier into S3 through a bounded pool of chunk workers.
+
+    :param glacier_hook: the Glacier side (GetJobOutput, DescribeJob).
+    :param s3_hook: the amazon provider's ``S3Hook`` for the destination bucket.
+    :param chunk_size: bytes per ranged GetJobOutput and S3 part: a power of two MiB, at
+        least 8 MiB (doubled for outputs that would need more than 10,000 parts).
+    :param concurrency: chunks in flight at once (1-32).
+    :param retry: attempts and backoff per chunk.
+    :param log: where progress goes (the task's logger in an operator).
+    :param sleep: waits between attempts (tests pass a recorder).
+    """
+
+    def __init__(
+        self,
+        glacier_hook: GlacierJobsHook,
+        s3_hook: S3Hook,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        retry: RetryPolicy | None = None,
+        progress_interval: float = 30.0,
+        log: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.glacier_hook = glacier_hook
+        self.s3_hook = s3_hook
+        self.chunk_size = check_chunk_size(chunk_size)
+        self.concurrency = check_concurrency(concurrency)
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.progress_interval = progress_interval
+        self.log = log if log is not None else logging.getLogger(__name__)
+        self._sleep = sleep
+
+    # --- public -------------------------------------------------------------------------
+
+    def copy_job_output(
+        self,
+        vault_name: str,
+        job_id: str,
+        bucket: str,
+        key: str | None = None,
+        *,
+        collision: str = "skip_if_same",
+        settings: S3ObjectSettings | None = None,
+        archive_description: str | None = None,
+    ) -> TransferResult:
+        """Copy the output of a succeeded archive-retrieval or inventory-retrieval job to ``bucket``.
+
+        ``key`` is a key or a key template with ``{placeholders}`` from
+        :data:`~airflow_glacier_select.transfer_plan.KEY_FIELDS`; by default the archive's
+        recorded path (see :func:`~airflow_glacier_select.transfer_plan.default_key_template`).
+        ``archive_description`` (from an inventory) saves asking Glacier for it when the key
+        uses ``{archive_path}``. Every argument is checked before the first request.
+        """
+        vault_name = validate_vault_name(vault_name)
+        if not isinstance(job_id, str) or not job_id:
+            raise GlacierValidationError("job_id", job_id, "must be a non-empty string")
+        bucket = check_bucket_name(bucket, "bucket")
+        if key is not None:
+            key_template_fields(key)
+        collision = check_collision_policy(collision)
+        settings = settings if settings is not None else S3ObjectSettings()
+        if not isinstance(settings, S3ObjectSettings):
+            raise GlacierValidationError("settings", settings, "must be an S3ObjectSettings")
+        started = time.monotonic()
+
+        job = self._describe(vault_name, job_id)
+        size = check_transferable(job, vault_name)
+        plan = TransferPlan.build(size, self.chunk_size)
+        if plan.chunk_size != self.chunk_size:
+            self.log.info(
+                "Chunk size raised from %s to %s to stay within S3's 10,000 parts",
+                format_bytes(self.chunk_size),
+                format_bytes(plan.chunk_size),
+            )
+        template = key if key is not None else default_key_template(job)
+        if archive_description is None and needs_archive_description(template):
+            archive_description = self._archive_description(vault_name, job, plan)
+        fields = key_fields_for_job(job, vault_name, archive_description)
+        destination = self._destination(bucket, render_key(template, fields), collision, size, job)
+        skipped = destination.existing_copy is not None
+        if destination.existing_copy is not None:
+            verification, chunks = destination.existing_copy, 0
+            self.log.info(
+                "s3://%s/%s already holds a verified copy of job %s (%s, tree hash %s); nothing to do",
+                bucket,
+                destination.key,
+                job_id,
+                format_bytes(verification.size),
+                verification.sha256_tree_hash,
+            )
+        else:
+            self.log.info(
+                "Copying %s of job %s in vault %s to s3://%s/%s in %d chunk(s) of %s, %d at a time",
+                format_bytes(size),
+                job_id,
+                vault_name,
+                bucket,
+                destination.key,
+                len(plan.chunks),
+                format_bytes(plan.chunk_size),
+                self.concurrency,
+            )
+            verification = _Run(self, vault_name, job, plan, bucket, destination.key, settings).execute()
+            chunks = len(plan.chunks)
+            self.log.info(
+                "Copied job %s to s3://%s/%s: %s, tree hash %s (%s), %.1f s",
+                job_id,
+                bucket,
+                destination.key,
+                format_bytes(size),
+                verification.sha256_tree_hash,
+                verification.verification,
+                time.monotonic() - started,
+            )
+        return TransferResult(
+            vault_name=vault_name,
+            job_id=job_id,
+            bucket=bucket,
+            key=destination.key,
+            size=verification.size,
+            sha256_tree_hash=verification.sha256_tree_hash,
+            verified=verification.verified,
+            verification=verification.verification,
+            chunks=chunks,
+            chunk_size=plan.chunk_size,
+            elapsed_seconds=time.monotonic() - started,
+            skipped=skipped,
+        )
+
+    # --- Glacier side ---------------------------------------------------------------------
+
+    @contextmanager
+    def _expiry_as_error(self, vault_name: str, job_id: str) -> Iterator[None]:
+        """ResourceNotFoundException on a job this task was told exists means its output expired."""
+        try:
+            yield
+        except botocore.exceptions.ClientError as error:
+            if _error_code(error) == "ResourceNotFoundException":
+                raise JobOutputExpiredError(vault_name, job_id) from error
+            raise
+
+    def _describe(self, vault_name: str, job_id: str) -> JobDescription:
+        with self._expiry_as_error(vault_name, job_id):
+            return self._with_retries(
+                f"DescribeJob {job_id}", lambda: self.glacier_hook.get_job_description(vault_name, job_id)
+            )
+
+    def _open_output(self, vault_name: str, job_id: str, chunk: Chunk) -> JobOutput:
+        with self._expiry_as_error(vault_name, job_id):
+            return self.glacier_hook.get_job_output(vault_name, job_id, byte_range=chunk.byte_range)
+
+    def _archive_description(self, vault_name: str, job: JobDescription, plan: TransferPlan) -> str | None:
+        """The archive description, from the headers of a one-byte GetJobOutput (no body is read)."""
+        if job.action != "ArchiveRetrieval":
+            return None
+        first = plan.chunks[0]
+        probe = Chunk(0, 0, 0) if first.length else first
+
+        def ask() -> str | None:
+            with self._open_output(vault_name, job.job_id, probe) as output:
+                return output.archive_description
+
+        return self._with_retries(f"archive description of job {job.job_id}", ask)
+
+    def _with_retries(self, what: str, attempt: Callable[[], _T], stop: threading.Event | None = None) -> _T:
+        """Run ``attempt`` until it succeeds, a non-transient error occurs or attempts run out."""
+        for number in range(1, self.retry.max_attempts + 1):
+            if stop is not None and stop.is_set():
+                raise _Cancelled
+            try:
+                return attempt()
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                if number == self.retry.max_attempts:
+                    raise GlacierTransferError(
+                        f"{what} failed after {number} attempt(s): {type(error).__name__}: {error}"
+                    ) from error
+                delay = self.retry.delay(number)
+                self.log.warning(
+                    "%s failed (attempt %d of %d: %s: %s); retrying in %.1f s",
+                    what,
+                    number,
+                    self.retry.max_attempts,
+                    type(error).__name__,
+                    error,
+                    delay,
+                )
+                self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    # --- S3 side ----------------------------------------------------------------------------
+
+    @property
+    def s3(self) -> Any:
+        return self.s3_hook.get_conn()
+
+    def _existing(self, bucket: str, key: str) -> tuple[int, dict[str, str]] | None:
+        try:
+            head = self.s3.head_object(Bucket=bucket, Key=key)
+        except botocore.exceptions.ClientError as error:
+            if _error_code(error) in _NOT_FOUND:
+                return None
+            raise
+        return int(head["ContentLength"]), dict(head.get("Metadata") or {})
+
+    def _destination(
+        self, bucket: str, key: str, collision: str, size: int, job: JobDescription
+    ) -> _Destination:
+        """Apply the collision policy to ``key``; only HeadObject requests, nothing written."""
+        if collision == "overwrite":
+            return _Destination(key)
+        expected = job.sha256_tree_hash
+        candidates = (
+            [key] if collision != "suffix" else [key] + [suffixed_key(key, n) for n in range(1, _MAX_SUFFIX)]
+        )
+        for candidate in candidates:
+            existing = self._existing(bucket, candidate)
+            if existing is None:
+                return _Destination(candidate)
+            if is_verified_copy(existing[0], existing[1], size, expected):
+                assert expected is not None
+                return _Destination(candidate, VerificationResult(size, expected.lower(), "existing-copy"))
+            if collision == "fail":
+                raise DestinationExistsError(
+                    f"s3://{bucket}/{candidate} already exists ({existing[0]} bytes) and collision is 'fail'"
+                )
+            if collision == "skip_if_same":
+                self.log.info(
+                    "s3://%s/%s exists but is not a verified copy of this output; replacing it",
+                    bucket,
+                    candidate,
+                )
+                return _Destination(candidate)
+        raise DestinationExistsError(
+            f"s3://{bucket}/{key} and its first {_MAX_SUFFIX - 1} suffixed keys are taken"
+        )
+
+
+class _Run:
+    """One transfer in progress: the plan, the ledger, the pool and the cleanup on failure."""
+
+    def __init__(
+        self,
+        transfer: GlacierToS3Transfer,
+        vault_name: str,
+        job: JobDescription,
+        plan: TransferPlan,
+        bucket: str,
+        key: str,
+        settings: S3ObjectSettings,
+    ) -> None:
+        self.transfer = transfer
+        self.vault_name = vault_name
+        self.job = job
+        self.plan = plan
+        self.bucket = bucket
+        self.key = key
+        self.settings = settings
+        self.ledger = VerificationLedger(plan, job.sha256_tree_hash)
+        self.stop = threading.Event()
+        self.progress = ProgressMeter(plan.total_size, interval=transfer.progress_interval)
+
+    @property
+    def log(self) -> logging.Logger | logging.LoggerAdapter[Any]:
+        return self.transfer.log
+
+    def execute(self) -> VerificationResult:
+        return self._multipart() if self.plan.multipart else self._single_put()
+
+    # --- download ---------------------------------------------------------------------------
+
+    def _download(self, chunk: Chunk) -> tuple[bytearray, bytes, str | None]:
+        """The chunk's bytes, tree-hash root and service tree hash, checked; retried when transient."""
+
+        def attempt() -> tuple[bytearray, bytes, str | None]:
+            with self.transfer._open_output(self.vault_name, self.job.job_id, chunk) as output:
+                answered = output.content_range
+                asked = f"bytes {chunk.start}-{chunk.end}/"
+                if chunk.byte_range is not None and answered is not None and not answered.startswith(asked):
+                    raise IncompleteChunkError(
+                        f"{chunk.describe()}: Glacier answered Content-Range {answered}"
+                    )
+                buffer, hasher = self._read(output, chunk)
+            root = hasher.digest()
+            self.ledger.check_chunk(chunk, hasher.size, root, output.tree_hash)
+            return buffer, root, output.tree_hash
+
+        return self.transfer._with_retries(chunk.describe(), attempt, self.stop)
+
+    def _read(self, output: JobOutput, chunk: Chunk) -> tuple[bytearray, TreeHash]:
+        """Stream the body into one buffer of the chunk's size, hashing each piece on the way."""
+        buffer = bytearray(chunk.length)
+        view = memoryview(buffer)
+        hasher = TreeHash()
+        position = 0
+        while position < chunk.length:
+            if self.stop.is_set():
+                raise _Cancelled
+            piece = output.body.read(min(_PIECE, chunk.length - position))
+            if not piece:
+                break
+            view[position : position + len(piece)] = piece
+            hasher.update(piece)
+            position += len(piece)
+        return buffer, hasher
+
+    # --- single object --------------------------------------------------------------------
+
+    def _single_put(self) -> VerificationResult:
+        chunk = self.plan.chunks[0]
+        buffer, root, service_hash = self._download(chunk)
+        self.ledger.record(chunk, root, service_hash)
+        verification = self.ledger.finish()
+        stored_hash = verification.sha256_tree_hash if verification.verified else None
+        self.transfer._with_retries(
+            f"PutObject s3://{self.bucket}/{self.key}",
+            lambda: self.transfer.s3.put_object(
+                Bucket=self.bucket, Key=self.key, Body=buffer, **self.settings.extra_args(stored_hash)
+            ),
+        )
+        return verification
+
+    # --- multipart --------------------------------------------------------------------------
+
+    def _copy_part(self, upload_id: str, chunk: Chunk) -> tuple[Chunk, bytes, str | None, str]:
+        buffer, root, service_hash = self._download(chunk)
+        response = self.transfer._with_retries(
+            f"UploadPart {chunk.part_number}",
+            lambda: self.transfer.s3.upload_part(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=upload_id,
+                PartNumber=chunk.part_number,
+                Body=buffer,
+            ),
+            self.stop,
+        )
+        return chunk, root, service_hash, str(response["ETag"])
+
+    def _multipart(self) -> VerificationResult:
+        # The job's tree hash is known before the upload starts; the object only becomes
+        # visible if the whole output matches it, so the metadata never vouches for bad bytes.
+        created = self.transfer.s3.create_multipart_upload(
+            Bucket=self.bucket, Key=self.key, **self.settings.extra_args(self.ledger.expected_tree_hash)
+        )
+        upload_id = str(created["UploadId"])
+        try:
+            parts = self._run_pool(upload_id)
+            verification = self.ledger.finish()
+            self.transfer.s3.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=upload_id,
+                MultipartUpload={
+                    "Parts": [{"PartNumber": n, "ETag": etag} for n, etag in sorted(parts.items())]
+                },
+            )
+        except BaseException:
+            self.stop.set()
+            self._abort(upload_id)
+            raise
+        return verification
+
+    def _run_pool(self, upload_id: str) -> dict[int, str]:
+        """Chunks through ``concurrency`` workers, never more in flight; first failure stops the rest."""
+        parts: dict[int, str] = {}
+        waiting = iter(self.plan.chunks)
+        pool = ThreadPoolExecutor(max_workers=self.transfer.concurrency, thread_name_prefix="glacier-chunk")
+        pending: set[Future[tuple[Chunk, bytes, str | None, str]]] = set()
+        try:
+            for chunk in waiting:
+                pending.add(pool.submit(self._copy_part, upload_id, chunk))
+                if len(pending) == self.transfer.concurrency:
+                    break
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    chunk, root, service_hash, etag = future.result()
+                    self.ledger.record(chunk, root, service_hash)
+                    parts[chunk.part_number] = etag
+                    line = self.progress.advance(chunk.length)
+                    if line is not None:
+                        self.log.info("Job %s: %s", self.job.job_id, line)
+                    next_chunk = next(waiting, None)
+                    if next_chunk is not None:
+                        pending.add(pool.submit(self._copy_part, upload_id, next_chunk))
+        except BaseException:
+            self.stop.set()
+            for future in pending:
+                future.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+        return parts
+
+    def _abort(self, upload_id: str) -> None:
+        """Abort so no part is kept (or billed); a failed abort is logged and never hides the cause."""
+        try:
+            self.transfer.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
+        except Exception as error:
+            self.log.error(
+                "Could not abort multipart upload %s of s3://%s/%s (%s); abort it by hand or with a "
+                "bucket lifecycle rule",
+                upload_id,
+                self.bucket,
+                self.key,
+                error,
+            )
+        else:
+            self.log.info(
+                "Aborted multipart upload of s3://%s/%s; nothing was written", self.bucket, self.key
+            )
+
+
+# --- Select results -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SelectResults:
+    """Where a succeeded Select job's results are; :meth:`to_dict` is the operator's XCom value."""
+
+    vault_name: str
+    job_id: str
+    bucket: str
+    prefix: str
+    result_keys: tuple[str, ...]
+
+    @property
+    def result_uris(self) -> list[str]:
+        return [f"s3://{self.bucket}/{key}" for key in self.result_keys]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "vault_name": self.vault_name,
+            "job_id": self.job_id,
+            "bucket": self.bucket,
+            "prefix": self.prefix,
+            "result_keys": list(self.result_keys),
+            "result_uris": self.result_uris,
+        }
+
+
+def _read_text(s3: Any, bucket: str, key: str, limit: int | None = None) -> str | None:
+    """An object's text (at most ``limit`` bytes), or None when it does not exist."""
+    try:
+        response = s3.get_object(
+            Bucket=bucket, Key=key, **({"Range": f"bytes=0-{limit - 1}"} if limit else {})
+        )
+    except botocore.exceptions.ClientError as error:
+        if _error_code(error) in _NOT_FOUND:
+            return None
+        raise
+    with response["Body"] as body:
+        return bytes(body.read()).decode("utf-8", "replace")
+
+
+def read_select_results(
+    glacier_hook: GlacierJobsHook, s3_hook: S3Hook, vault_name: str, job_id: str
+) -> SelectResults:
+    """The result object keys of a finished Select job, or :class:`SelectJobFailedError` quoting its errors.
+
+    Glacier writes ``result_manifest.txt`` only when the query succeeded and
+    ``error_manifest.txt`` (listing ``errors/*``) when it failed; success therefore needs the
+    first and not the second, whatever DescribeJob says.
+    """
+    job = glacier_hook.get_job_description(vault_name, job_id)
+    where = f"select job {job_id} in vault {vault_name}"
+    if job.action != "Select":
+        raise GlacierTransferError(f"{where}: the job is a {job.job_type or job.action} job, not select")
+    if job.in_progress:
+        raise GlacierTransferError(f"{where} is still in progress; wait for it to finish first")
+    location = (job.output_location or {}).get("S3") or {}
+    bucket, prefix = location.get("BucketName"), location.get("Prefix")
+    if not bucket or not prefix:
+        raise GlacierTransferError(f"{where} reports no S3 output location")
+    base = job_output_prefix(prefix, job_id)
+    s3 = s3_hook.get_conn()
+    errors = _read_text(s3, bucket, base + "error_manifest.txt")
+    if errors is not None:
+        quoted = []
+        error_keys = parse_manifest(errors, bucket)
+        for key in error_keys[:_SELECT_ERROR_OBJECTS]:
+            text = _read_text(s3, bucket, key, _SELECT_ERROR_BYTES)
+            quoted.append(f"{key}: {text.strip() if text is not None else '(missing)'}")
+        more = len(error_keys) - len(quoted)
+        raise SelectJobFailedError(
+            f"{where} wrote errors to s3://{bucket}/{base}error_manifest.txt"
+            f" (status {job.status_code}: {job.status_message}):\n"
+            + "\n".join(quoted)
+            + (f"\n... and {more} more error object(s)" if more > 0 else "")
+        )
+    if job.failed:
+        raise SelectJobFailedError(
+            f"{where} failed: {job.status_message} (no error manifest in s3://{bucket}/{base})"
+        )
+    results = _read_text(s3, bucket, base + "result_manifest.txt")
+    if results is None:
+        raise SelectJobFailedError(
+            f"{where} succeeded but s3://{bucket}/{base}result_manifest.txt is missing"
+        )
+    keys = tuple(parse_manifest(results, bucket))
+    return SelectResults(vault_name, job_id, bucket, base, keys)
