@@ -43,6 +43,12 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "operators": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_glacier_select.operators.glacier"],
+            }
+        ],
         "triggers": [
             {
                 "integration-name": _INTEGRATION,

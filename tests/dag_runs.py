@@ -1,0 +1,141 @@
+"""Run DAG files through ``dag.test()`` against this test session's metadata database.
+
+``dag.test()`` needs the DAG to come from a file in the configured dags folder (it syncs
+that bundle and runs against the stored DAG version, also to resume after a deferral),
+so tests write real DAG files into a fresh folder, import them from there, and run the
+DAG object they define. Tasks run in this process; triggers run inline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+_MODULE_NUMBERS = itertools.count()
+
+DAG_HEADER = """\
+from __future__ import annotations
+
+import datetime
+
+from airflow.sdk import DAG
+
+from airflow_glacier_select.operators.glacier import (
+    GlacierArchiveRetrievalOperator,
+    GlacierInventoryRetrievalOperator,
+    GlacierSelectOperator,
+)
+
+# Exceptions the recording operators of this DAG raised (tasks run in the test's process;
+# task failure callbacks would not do: Airflow 3.0 runs them in the DAG processor).
+FAILURES: list[BaseException] = []
+
+
+def recording(operator_class):
+    class Recording(operator_class):
+        def execute(self, context):
+            try:
+                return super().execute(context)
+            except Exception as error:  # deferral (a BaseException) passes through
+                FAILURES.append(error)
+                raise
+
+        def execute_complete(self, context, event=None):
+            try:
+                return super().execute_complete(context, event)
+            except Exception as error:
+                FAILURES.append(error)
+                raise
+
+    Recording.__name__ = Recording.__qualname__ = operator_class.__name__
+    return Recording
+
+"""
+
+#: One fixed run date, so a second ``dag.test()`` of the same DAG re-runs the same run id.
+RUN_DATE = datetime(2024, 5, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """The session's metadata database (SQLite in the throwaway AIRFLOW_HOME), created once."""
+    from airflow.utils import db
+
+    db.initdb()
+
+
+@dataclass(frozen=True)
+class Code:
+    """A DAG-file expression written as is (``repr`` gives the text), e.g. a callback's name."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@dataclass
+class DagFolder:
+    """A dags folder of this test: write DAG files into it, import them, run them."""
+
+    path: Path
+
+    def write(self, dag_id: str, operator: str, params: dict[str, Any] | None = None, **kwargs: Any) -> Path:
+        """A DAG file holding one ``operator`` task; keyword values are written as their ``repr``."""
+        arguments = ", ".join(f"{name}={value!r}" for name, value in kwargs.items())
+        source = DAG_HEADER + (
+            f"with DAG({dag_id!r}, schedule=None, start_date=datetime.datetime(2024, 1, 1), "
+            f"params={params or {}!r}) as dag:\n"
+            f"    {operator}({arguments})\n"
+        )
+        file = self.path / f"{dag_id}.py"
+        file.write_text(source)
+        return file
+
+    def load(
+        self, dag_id: str, operator: str, params: dict[str, Any] | None = None, **kwargs: Any
+    ) -> ModuleType:
+        """Write the DAG file and import it (under a unique module name) as the scheduler would."""
+        file = self.write(dag_id, operator, params, **kwargs)
+        name = f"dag_file_{dag_id}_{next(_MODULE_NUMBERS)}"
+        spec = importlib.util.spec_from_file_location(name, file)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+
+@pytest.fixture
+def dag_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_db: None) -> Iterator[DagFolder]:
+    """A fresh dags folder configured as Airflow's for this test (and any subprocess it starts)."""
+    from airflow import settings
+
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    monkeypatch.setattr(settings, "DAGS_FOLDER", str(folder))
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(folder))
+    yield DagFolder(folder)
+
+
+def run_dag(module: ModuleType) -> Any:
+    """``dag.test()`` the file's DAG on :data:`RUN_DATE`; the finished DagRun."""
+    return module.dag.test(logical_date=RUN_DATE, run_after=RUN_DATE, run_conf={})
+
+
+def task_state(dag_run: Any, task_id: str) -> str:
+    return str(dag_run.get_task_instance(task_id).state)
+
+
+def xcom_result(dag_run: Any, task_id: str) -> Any:
+    """The task's return value as stored in XCom."""
+    return dag_run.get_task_instance(task_id).xcom_pull(task_ids=task_id)
