@@ -1,80 +1,36 @@
-"""GlacierJobsHook against a real moto server over HTTP, through an Airflow connection.
+"""GlacierJobsHook against the local Glacier endpoint over HTTP, through an Airflow connection.
 
-Stock moto is faithful for vaults, archives, archive and inventory jobs, DescribeJob,
-an unfiltered ListJobs and whole-output GetJobOutput; it ignores ListJobs filters and
-paging and GetJobOutput ranges, which the Stubber tests pin instead. Moto completes a
-job a fixed time after it starts (Expedited 2 s, Standard 5 s, Bulk 10 s); instead of
-sleeping, the tests move the clock moto's Glacier models read.
+The endpoint keeps jobs InProgress for their tier's delay; tests finish them with the
+endpoint's ``complete_job`` control instead of sleeping. ListJobs paging and filters,
+which botocore's Stubber pins request by request, are checked here against a server.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import random
-import types
-import uuid
-from collections.abc import Iterator
 
-import moto.glacier.models
 import pytest
-from moto.server import ThreadedMotoServer
 
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.jobs import ArchiveRetrievalJob, InventoryRetrievalJob
 from airflow_glacier_select.treehash import MIB, TreeHash
 
-CONN_ID = "glacier_test"
-
-
-class _GlacierClock(_dt.datetime):
-    """``datetime.datetime`` whose ``now()`` runs ``offset`` ahead of the real clock."""
-
-    offset = _dt.timedelta(0)
-
-    @classmethod
-    def now(cls, tz: _dt.tzinfo | None = None) -> _dt.datetime:  # type: ignore[override]
-        return _dt.datetime.now(tz) + cls.offset
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+VAULT = "hook-vault"
 
 
 @pytest.fixture
-def glacier_clock(monkeypatch: pytest.MonkeyPatch) -> type[_GlacierClock]:
-    """Lets a test advance the time moto's Glacier jobs compare against (restored afterwards)."""
-    clock = type("GlacierClock", (_GlacierClock,), {"offset": _dt.timedelta(0)})
-    monkeypatch.setattr(
-        moto.glacier.models, "datetime", types.SimpleNamespace(datetime=clock, timedelta=_dt.timedelta)
-    )
-    return clock
+def hook(glacier_connection: str) -> GlacierJobsHook:
+    return GlacierJobsHook(aws_conn_id=glacier_connection)
 
 
 @pytest.fixture
-def hook(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> GlacierJobsHook:
-    monkeypatch.setenv(
-        f"AIRFLOW_CONN_{CONN_ID.upper()}",
-        json.dumps(
-            {"conn_type": "aws", "extra": {"endpoint_url": moto_endpoint, "region_name": "us-east-1"}}
-        ),
-    )
-    return GlacierJobsHook(aws_conn_id=CONN_ID)
-
-
-@pytest.fixture
-def vault(hook: GlacierJobsHook) -> str:
-    """A fresh vault per test: moto's backend is shared by the whole process."""
-    name = f"vault-{uuid.uuid4().hex[:12]}"
-    hook.get_conn().create_vault(vaultName=name)
-    return name
+def vault(hook: GlacierJobsHook, glacier_endpoint) -> str:
+    glacier_endpoint.set_tier_delay("Expedited", 3600)
+    glacier_endpoint.set_tier_delay("Standard", 3600)
+    glacier_endpoint.set_tier_delay("Bulk", 3600)
+    hook.get_conn().create_vault(vaultName=VAULT)
+    return VAULT
 
 
 def _upload(hook: GlacierJobsHook, vault: str, body: bytes, description: str) -> str:
@@ -82,16 +38,13 @@ def _upload(hook: GlacierJobsHook, vault: str, body: bytes, description: str) ->
     return response["archiveId"]
 
 
-def test_archive_retrieval_job_end_to_end(
-    hook: GlacierJobsHook, vault: str, glacier_clock: type[_GlacierClock]
-) -> None:
+def test_archive_retrieval_job_end_to_end(hook: GlacierJobsHook, vault: str, glacier_endpoint) -> None:
     body = random.Random(7).randbytes(2 * MIB + 333)
     archive_id = _upload(hook, vault, body, "photos.tar")
 
     initiated = hook.initiate_job(vault, ArchiveRetrievalJob(archive_id=archive_id, tier="Standard"))
     assert initiated.vault_name == vault
     assert initiated.job_type == "archive-retrieval"
-    # moto drops the account segment of Location; the vault and job parts are what we pass on
     assert initiated.location is not None
     assert initiated.location.endswith(f"/vaults/{vault}/jobs/{initiated.job_id}")
 
@@ -102,7 +55,7 @@ def test_archive_retrieval_job_end_to_end(
     assert waiting.job_type == "archive-retrieval"
     assert waiting.vault_name == vault
 
-    glacier_clock.offset = _dt.timedelta(seconds=6)
+    glacier_endpoint.complete_job(vault, initiated.job_id)
     done = hook.get_job_description(vault, initiated.job_id)
     assert done.succeeded and done.completed
     assert done.completion_date is not None
@@ -119,7 +72,7 @@ def test_archive_retrieval_job_end_to_end(
 
 
 def test_inventory_retrieval_job_lists_the_archives(
-    hook: GlacierJobsHook, vault: str, glacier_clock: type[_GlacierClock]
+    hook: GlacierJobsHook, vault: str, glacier_endpoint
 ) -> None:
     first = _upload(hook, vault, b"a" * 1000, "first")
     second = _upload(hook, vault, b"b" * 2000, "second")
@@ -128,7 +81,7 @@ def test_inventory_retrieval_job_lists_the_archives(
     assert initiated.job_type == "inventory-retrieval"
     assert hook.get_job_description(vault, initiated.job_id).status_code == "InProgress"
 
-    glacier_clock.offset = _dt.timedelta(seconds=6)
+    glacier_endpoint.complete_job(vault, initiated.job_id)
     job = hook.get_job_description(vault, initiated.job_id)
     assert job.succeeded
     assert job.job_type == "inventory-retrieval"
@@ -141,23 +94,39 @@ def test_inventory_retrieval_job_lists_the_archives(
     assert archives[second]["ArchiveDescription"] == "second"
 
 
-def test_iter_jobs_lists_every_job_in_the_vault(
-    hook: GlacierJobsHook, vault: str, glacier_clock: type[_GlacierClock]
-) -> None:
+def test_iter_jobs_lists_every_job_in_the_vault(hook: GlacierJobsHook, vault: str, glacier_endpoint) -> None:
     archive_id = _upload(hook, vault, b"x" * 10, "tiny")
     started = [
         hook.initiate_job(vault, ArchiveRetrievalJob(archive_id=archive_id, tier="Expedited")).job_id,
         hook.initiate_job(vault, InventoryRetrievalJob()).job_id,
         hook.initiate_job(vault, ArchiveRetrievalJob(archive_id=archive_id, tier="Bulk")).job_id,
     ]
-    glacier_clock.offset = _dt.timedelta(seconds=3)
+    glacier_endpoint.complete_job(vault, started[0])
 
     jobs = {job.job_id: job for job in hook.iter_jobs(vault)}
     assert set(jobs) == set(started)
-    assert jobs[started[0]].succeeded  # Expedited: done after 2 s
-    assert jobs[started[1]].status_code == "InProgress"  # Standard: 5 s
-    assert jobs[started[2]].status_code == "InProgress"  # Bulk: 10 s
+    assert jobs[started[0]].succeeded
+    assert jobs[started[1]].status_code == "InProgress"
+    assert jobs[started[2]].status_code == "InProgress"
     assert [len(page) for page in hook.iter_job_pages(vault)] == [3]
+    assert [len(page) for page in hook.iter_job_pages(vault, page_size=2)] == [2, 1]
+    assert [job.job_id for job in hook.iter_jobs(vault, completed=True)] == [started[0]]
+    assert {job.job_id for job in hook.iter_jobs(vault, statuscode="InProgress")} == set(started[1:])
+
+
+def test_iter_jobs_fetches_a_page_only_when_it_is_reached(
+    hook: GlacierJobsHook, vault: str, glacier_endpoint
+) -> None:
+    archive_id = _upload(hook, vault, b"x" * 10, "tiny")
+    for _ in range(5):
+        hook.initiate_job(vault, ArchiveRetrievalJob(archive_id=archive_id))
+    glacier_endpoint.reset_counts()
+    jobs = hook.iter_jobs(vault, page_size=2)
+    assert glacier_endpoint.request_count("ListJobs") == 0
+    next(jobs)
+    assert glacier_endpoint.request_count("ListJobs") == 1
+    assert len(list(jobs)) == 4
+    assert glacier_endpoint.request_count("ListJobs") == 3
 
 
 def test_inherited_methods_work_through_the_same_connection(hook: GlacierJobsHook, vault: str) -> None:
