@@ -49,6 +49,12 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_glacier_select.operators.glacier"],
             }
         ],
+        "sensors": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_glacier_select.sensors.glacier"],
+            }
+        ],
         "triggers": [
             {
                 "integration-name": _INTEGRATION,
