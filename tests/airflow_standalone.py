@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 _AIRFLOW = str(Path(sys.executable).parent / "airflow")
@@ -130,6 +130,30 @@ class AirflowStandalone:
                 return state
             time.sleep(3)
         raise TimeoutError(f"run {run_id} of {dag_id} still {state} after {timeout}s")
+
+    def wait_for_task_state(
+        self, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 300
+    ) -> None:
+        """Poll until ``task_id`` of the run is in ``state`` (fails fast if the run finishes first)."""
+        deadline = time.monotonic() + timeout
+        seen = "unknown"
+        while time.monotonic() < deadline:
+            seen = self.task_states(dag_id, run_id).get(task_id, "unknown")
+            if seen == state:
+                return
+            if seen in FINISHED_STATES:
+                raise AssertionError(f"{task_id} finished as {seen} before reaching {state}")
+            time.sleep(2)
+        raise TimeoutError(f"{task_id} still {seen}, not {state}, after {timeout}s")
+
+    @staticmethod
+    def wait_for_requests(condition: Callable[[], bool], timeout: float = 120) -> None:
+        """Poll a condition on the endpoint (e.g. a request count) until it holds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met after {timeout}s")
+            time.sleep(1)
 
     def stop(self) -> None:
         process = self._process

@@ -1,0 +1,232 @@
+"""The demo's DAG runs, their configuration, and what each must have achieved.
+
+Four runs of the three example DAGs, each configured through its DAG params (the same
+way a user triggers them with a config): a Select query, a restore of the 2019 photos,
+and a vault migration run twice, the second time to show it resumes from S3 and pays
+for nothing. Each run has checks that compare the outcome with what was seeded.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_glacier_select.demo.archives import (
+    BACKUPS_VAULT,
+    PHOTOS_VAULT,
+    SALES_VAULT,
+    SeededArchive,
+    expected_sales_report,
+)
+from airflow_glacier_select.demo.observe import RunDelta, object_tree_hash
+
+__all__ = ["BUCKETS", "CONN_ID", "Check", "CheckContext", "DemoRun", "demo_runs"]
+
+CONN_ID = "glacier_demo"
+SELECT_BUCKET = "demo-select-results"
+RESTORE_BUCKET = "demo-restored"
+MIGRATION_BUCKET = "demo-migrated"
+BUCKETS = (SELECT_BUCKET, RESTORE_BUCKET, MIGRATION_BUCKET)
+RESTORE_PATTERN = "photos/2019/*"
+MIGRATION_PREFIX = "vaults"
+MIGRATION_STORAGE_CLASS = "GLACIER_IR"
+
+
+@dataclass(frozen=True)
+class Check:
+    text: str
+    ok: bool
+
+
+@dataclass
+class CheckContext:
+    """What a run's checks look at: the S3 client, the run's delta and the seeded archives."""
+
+    s3: Any
+    bucket: str
+    delta: RunDelta
+    seeded: list[SeededArchive]
+    initiate_job_requests: int
+
+    def read_json(self, suffix: str) -> Any:
+        """The JSON object the run wrote whose key ends with ``suffix`` (None if there is none)."""
+        keys = sorted(key for key in self.delta.written if key.endswith(suffix))
+        if not keys:
+            return None
+        return json.loads(self.s3.get_object(Bucket=self.bucket, Key=keys[-1])["Body"].read())
+
+    def verify_copies(
+        self, expected: dict[str, SeededArchive], storage_class: str | None = None
+    ) -> list[Check]:
+        """Every expected key written, its bytes' tree hash equal to the seeded archive's."""
+        checks = []
+        for key, archive in sorted(expected.items()):
+            if key not in self.delta.written:
+                checks.append(Check(f"s3://{self.bucket}/{key} written", False))
+                continue
+            actual, stored, klass = object_tree_hash(self.s3, self.bucket, key)
+            ok = actual == stored == archive.sha256_tree_hash and self.delta.written[key] == archive.size
+            if ok:
+                self.delta.verified.append(key)
+            checks.append(Check(f"{key}: {archive.size:,} bytes, tree hash {actual[:12]}... matches", ok))
+            if storage_class is not None:
+                checks.append(Check(f"{key}: storage class {klass}", (klass or "STANDARD") == storage_class))
+        return checks
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    label: str
+    dag_id: str
+    run_id: str
+    vault_name: str
+    bucket: str
+    conf: dict[str, Any]
+    checks: Callable[[CheckContext], list[Check]]
+
+
+def _jobs(delta: RunDelta, expected: int) -> Check:
+    states = ", ".join(f"{count} {state}" for state, count in sorted(delta.job_states.items())) or "none"
+    ok = delta.jobs_started == expected and delta.job_states.get("Succeeded", 0) == expected
+    return Check(f"Glacier jobs started: {delta.jobs_started} ({states}), expected {expected} succeeded", ok)
+
+
+def _select_checks(context: CheckContext) -> list[Check]:
+    report = context.read_json("report.json")
+    results = [key for key in context.delta.written if "/results/" in key]
+    expected = expected_sales_report()
+    regions = report.get("regions") if isinstance(report, dict) else None
+    return [
+        _jobs(context.delta, 1),
+        Check(f"Select wrote {len(results)} result object(s)", bool(results)),
+        Check(
+            "report.json totals per region equal the totals computed from the seeded CSV",
+            regions == expected,
+        ),
+    ]
+
+
+def _by_path(
+    seeded: list[SeededArchive], vault_name: str, pattern: str, prefix: str
+) -> dict[str, SeededArchive]:
+    return {
+        f"{prefix}/{archive.spec.path}": archive
+        for archive in seeded
+        if archive.spec.vault_name == vault_name and fnmatch.fnmatchcase(archive.spec.path, pattern)
+    }
+
+
+def _restore_checks(context: CheckContext) -> list[Check]:
+    expected = _by_path(context.seeded, PHOTOS_VAULT, RESTORE_PATTERN, "restored")
+    extra = sorted(set(context.delta.written) - set(expected))
+    return [
+        _jobs(context.delta, 1 + len(expected)),
+        *context.verify_copies(expected),
+        Check(f"nothing restored beyond {RESTORE_PATTERN} ({len(extra)} other keys)", not extra),
+    ]
+
+
+def _migrated_keys(seeded: list[SeededArchive]) -> dict[str, SeededArchive]:
+    return {
+        f"{MIGRATION_PREFIX}/{BACKUPS_VAULT}/{archive.archive_id}": archive
+        for archive in seeded
+        if archive.spec.vault_name == BACKUPS_VAULT
+    }
+
+
+def _migration_checks(context: CheckContext) -> list[Check]:
+    expected = _migrated_keys(context.seeded)
+    report = context.read_json("report.json") or {}
+    copied = (report.get("copied") or {}).get("archives")
+    return [
+        _jobs(context.delta, 1 + len(expected)),
+        *context.verify_copies(expected, MIGRATION_STORAGE_CLASS),
+        Check(f"report.json: {copied} copied, expected {len(expected)}", copied == len(expected)),
+    ]
+
+
+def _rerun_checks(context: CheckContext) -> list[Check]:
+    expected = _migrated_keys(context.seeded)
+    report = context.read_json("report.json") or {}
+    copied = (report.get("copied") or {}).get("archives")
+    skipped = (report.get("skipped") or {}).get("archives")
+    rewritten = sorted(set(context.delta.written) & set(expected))
+    return [
+        _jobs(context.delta, 0),
+        Check(f"InitiateJob requests: {context.initiate_job_requests}", context.initiate_job_requests == 0),
+        Check(f"archive objects rewritten: {len(rewritten)}", not rewritten),
+        Check(
+            f"report.json: {copied} copied, {skipped} skipped as verified copies",
+            copied == 0 and skipped == len(expected),
+        ),
+    ]
+
+
+def demo_runs(seeded: list[SeededArchive]) -> list[DemoRun]:
+    """The runs, in order; their configs name the seeded vaults, archives and demo buckets."""
+    csv_archive = next(archive for archive in seeded if archive.spec.kind == "csv")
+    migration = {
+        "aws_conn_id": CONN_ID,
+        "vault_name": BACKUPS_VAULT,
+        "bucket": MIGRATION_BUCKET,
+        "prefix": MIGRATION_PREFIX,
+        "storage_class": MIGRATION_STORAGE_CLASS,
+        "tier": "Bulk",
+        "daily_byte_budget": 2**30,
+        "batch_size": 2,
+    }
+    return [
+        DemoRun(
+            "select (CSV query)",
+            "example_glacier_select",
+            "demo_select",
+            SALES_VAULT,
+            SELECT_BUCKET,
+            {
+                "aws_conn_id": CONN_ID,
+                "vault_name": SALES_VAULT,
+                "archive_id": csv_archive.archive_id,
+                "tier": "Expedited",
+                "bucket": SELECT_BUCKET,
+                "results_prefix": "orders",
+            },
+            _select_checks,
+        ),
+        DemoRun(
+            "restore (2019 photos)",
+            "example_glacier_restore",
+            "demo_restore",
+            PHOTOS_VAULT,
+            RESTORE_BUCKET,
+            {
+                "aws_conn_id": CONN_ID,
+                "vault_name": PHOTOS_VAULT,
+                "path_pattern": RESTORE_PATTERN,
+                "tier": "Standard",
+                "bucket": RESTORE_BUCKET,
+                "prefix": "restored",
+            },
+            _restore_checks,
+        ),
+        DemoRun(
+            "migration",
+            "example_glacier_vault_migration",
+            "demo_migration_1",
+            BACKUPS_VAULT,
+            MIGRATION_BUCKET,
+            migration,
+            _migration_checks,
+        ),
+        DemoRun(
+            "migration (re-run)",
+            "example_glacier_vault_migration",
+            "demo_migration_2",
+            BACKUPS_VAULT,
+            MIGRATION_BUCKET,
+            migration,
+            _rerun_checks,
+        ),
+    ]

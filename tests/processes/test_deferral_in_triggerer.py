@@ -1,0 +1,103 @@
+"""The sensor's wait runs in a real triggerer process, not in the worker and not in-process.
+
+``dag.test()`` runs triggers inline, so it cannot show that a deferred Glacier wait
+survives the hand-off between processes: the trigger rebuilt from its serialised
+kwargs inside ``airflow triggerer``, polling the endpoint on its own, then the task
+resumed on a worker. Here ``airflow standalone`` (scheduler, triggerer, dag-processor,
+API server) runs a DAG whose sensor defers on a Glacier job that the local endpoint
+keeps InProgress for a while.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from airflow_standalone import AirflowStandalone
+
+pytestmark = [pytest.mark.processes, pytest.mark.slow, pytest.mark.timeout(900)]
+
+VAULT = "deferral-vault"
+DAG_ID = "glacier_deferral_in_triggerer"
+
+DAG_FILE = textwrap.dedent(
+    f'''
+    """Waits on one Glacier job with a deferred GlacierJobSensor."""
+    from __future__ import annotations
+
+    import datetime
+
+    from airflow.sdk import DAG
+
+    from airflow_glacier_select.sensors.glacier import GlacierJobSensor
+
+    with DAG(
+        "{DAG_ID}",
+        schedule=None,
+        start_date=datetime.datetime(2024, 1, 1),
+        catchup=False,
+        params={{"job_id": ""}},
+    ):
+        GlacierJobSensor(
+            task_id="wait_for_job",
+            vault_name="{VAULT}",
+            job_id="{{{{ params.job_id }}}}",
+            aws_conn_id="glacier_local",
+            deferrable=True,
+            poke_interval=2,
+            timeout=600,
+        )
+    '''
+)
+
+
+def _connection_env(endpoint_url: str) -> dict[str, str]:
+    # Fake keys: the local endpoint accepts any signature. Nothing here is a real secret.
+    connection = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"endpoint_url": endpoint_url, "region_name": "us-east-1"},
+    }
+    return {"AIRFLOW_CONN_GLACIER_LOCAL": json.dumps(connection)}
+
+
+def test_sensor_defers_to_the_triggerer_process(glacier_endpoint, tmp_path: Path) -> None:
+    archive_id = glacier_endpoint.put_archive(VAULT, b"deferred wait " * 1000, description="deferral")
+    glacier_endpoint.set_tier_delay("Standard", 3600)  # stays InProgress until the test completes it
+    glacier = glacier_endpoint.client()
+    job_id = glacier.initiate_job(
+        vaultName=VAULT, jobParameters={"Type": "archive-retrieval", "ArchiveId": archive_id}
+    )["jobId"]
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / f"{DAG_ID}.py").write_text(DAG_FILE)
+
+    with AirflowStandalone(tmp_path / "home", dags, _connection_env(glacier_endpoint.url)) as airflow:
+        airflow.wait_for_dag(DAG_ID)
+        glacier_endpoint.reset_counts()
+        airflow.trigger(DAG_ID, "deferred-run", conf={"job_id": job_id})
+
+        # The task must reach "deferred": its wait now belongs to the triggerer.
+        airflow.wait_for_task_state(DAG_ID, "deferred-run", "wait_for_job", "deferred", timeout=300)
+        polls = glacier_endpoint.request_count("DescribeJob")
+        airflow.wait_for_requests(lambda: glacier_endpoint.request_count("DescribeJob") > polls)
+
+        glacier_endpoint.complete_job(VAULT, job_id)
+        state = airflow.wait_for_run(DAG_ID, "deferred-run", timeout=300)
+        log = airflow.log_text()
+
+    assert state == "success", log[-6000:]
+    # The triggerer writes what a trigger logs to "<attempt log>.trigger.<triggerer job id>.log":
+    # the file exists only because a triggerer process ran our trigger.
+    run_logs = tmp_path / "home" / "logs" / f"dag_id={DAG_ID}" / "run_id=deferred-run"
+    task_logs = run_logs / "task_id=wait_for_job"
+    trigger_logs = sorted(task_logs.glob("attempt=1.log.trigger.*.log"))
+    assert trigger_logs, f"no triggerer log among {sorted(p.name for p in task_logs.iterdir())}"
+    trigger_log = trigger_logs[0].read_text()
+    assert f"Waiting for Glacier job {job_id}" in trigger_log
+    assert "Trigger fired event" in trigger_log
+    assert "'status': 'success'" in trigger_log
