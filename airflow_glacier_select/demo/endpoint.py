@@ -7,9 +7,7 @@ Airflow's scheduler, triggerer and task processes all reach it over HTTP through
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -17,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+from airflow_glacier_select.demo.processes import stop_process_group
 from airflow_glacier_select.testing.endpoint import RemoteGlacierEndpoint
 
 __all__ = ["EndpointProcess"]
@@ -78,15 +77,7 @@ class EndpointProcess:
                 return
 
     def stop(self) -> None:
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_process_group(self._process)
 
     def __enter__(self) -> RemoteGlacierEndpoint:
         return self.start()

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,15 +23,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from airflow_glacier_select.demo.processes import free_port, stop_process_group
+
 __all__ = ["AirflowProcesses", "RunResult"]
 
 FINISHED = frozenset({"success", "failed"})
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RunResult:
@@ -63,7 +57,7 @@ class AirflowProcesses:
     def __init__(self, home: Path, dags_folder: Path, extra_env: Mapping[str, str]) -> None:
         self.home = home
         self.log_path = home / "standalone.log"
-        port = _free_port()
+        port = free_port()
         self.api = f"http://127.0.0.1:{port}"
         bindir = str(Path(sys.executable).parent)
         self.env = {
@@ -84,8 +78,8 @@ class AirflowProcesses:
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api}/execution/",
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             **extra_env,
         }
         self._process: subprocess.Popen[bytes] | None = None
@@ -116,15 +110,7 @@ class AirflowProcesses:
         raise TimeoutError(f"Airflow's API did not answer within {timeout:g}s; see {self.log_path}")
 
     def stop(self) -> None:
-        process = self._process
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_process_group(self._process)
 
     def __enter__(self) -> AirflowProcesses:
         return self
