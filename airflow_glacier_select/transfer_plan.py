@@ -116,6 +116,7 @@ S3_STORAGE_CLASSES = (
 S3_ENCRYPTIONS = ("AES256", "aws:kms")
 
 _TRANSFERABLE_ACTIONS = ("ArchiveRetrieval", "InventoryRetrieval")
+_TAG_TEXT = re.compile(r"[\w\s+\-=.:/@]*")
 
 
 class GlacierTransferError(RuntimeError):
@@ -639,6 +640,10 @@ class S3ObjectSettings:
                 if not 1 <= len(key) <= 128 or len(value) > 256:
                     raise GlacierValidationError(
                         "tags", {key: value}, "keys must be 1-128 characters and values at most 256"
+                    )
+                if not (_TAG_TEXT.fullmatch(key) and _TAG_TEXT.fullmatch(value)):
+                    raise GlacierValidationError(
+                        "tags", {key: value}, "may hold only letters, digits, spaces and + - = . _ : / @"
                     )
             object.__setattr__(self, "tags", tags)
         if self.metadata is not None:

@@ -373,14 +373,14 @@ def test_settings_become_put_and_multipart_arguments() -> None:
         encryption="aws:kms",
         kms_key_id="alias/backups",
         storage_class="DEEP_ARCHIVE",
-        tags={"team": "data & ml", "tier": "cold"},
+        tags={"team": "data+ml @ team/1", "tier": "cold"},
         metadata={"source": "glacier"},
     )
     assert settings.extra_args("ab" * 32) == {
         "ServerSideEncryption": "aws:kms",
         "SSEKMSKeyId": "alias/backups",
         "StorageClass": "DEEP_ARCHIVE",
-        "Tagging": "team=data%20%26%20ml&tier=cold",
+        "Tagging": "team=data%2Bml%20%40%20team%2F1&tier=cold",
         "Metadata": {"source": "glacier", TREE_HASH_METADATA_KEY: "ab" * 32},
     }
     assert S3ObjectSettings().extra_args(None) == {}
@@ -396,6 +396,8 @@ def test_settings_become_put_and_multipart_arguments() -> None:
         ({"tags": {f"k{i}": "v" for i in range(11)}}, "tags"),
         ({"tags": {"k" * 129: "v"}}, "tags"),
         ({"tags": {"k": 1}}, "tags"),
+        ({"tags": {"k": "a&b"}}, "tags"),
+        ({"tags": {"k<": "v"}}, "tags"),
         ({"metadata": {"SHA256-Tree-Hash": "x"}}, "metadata"),
     ],
 )

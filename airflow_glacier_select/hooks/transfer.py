@@ -510,20 +510,22 @@ class _Run:
     def _multipart(self) -> VerificationResult:
         # The job's tree hash is known before the upload starts; the object only becomes
         # visible if the whole output matches it, so the metadata never vouches for bad bytes.
-        created = self.transfer.s3.create_multipart_upload(
-            Bucket=self.bucket, Key=self.key, **self.settings.extra_args(self.ledger.expected_tree_hash)
+        created = self.transfer._with_retries(
+            f"CreateMultipartUpload s3://{self.bucket}/{self.key}",
+            lambda: self.transfer.s3.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key, **self.settings.extra_args(self.ledger.expected_tree_hash)
+            ),
         )
         upload_id = str(created["UploadId"])
         try:
             parts = self._run_pool(upload_id)
             verification = self.ledger.finish()
-            self.transfer.s3.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=self.key,
-                UploadId=upload_id,
-                MultipartUpload={
-                    "Parts": [{"PartNumber": n, "ETag": etag} for n, etag in sorted(parts.items())]
-                },
+            listed = [{"PartNumber": number, "ETag": etag} for number, etag in sorted(parts.items())]
+            self.transfer._with_retries(
+                f"CompleteMultipartUpload s3://{self.bucket}/{self.key}",
+                lambda: self.transfer.s3.complete_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, UploadId=upload_id, MultipartUpload={"Parts": listed}
+                ),
             )
         except BaseException:
             self.stop.set()

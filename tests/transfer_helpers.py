@@ -1,0 +1,60 @@
+"""Shared steps of the transfer tests: deterministic archives, finished jobs, S3 object hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+from typing import Any
+
+from airflow_glacier_select.testing import LocalGlacierEndpoint
+from airflow_glacier_select.treehash import MIB, TreeHash
+
+VAULT = "migrate"
+BUCKET = "landing"
+_BLOCK = 8 * MIB
+
+
+def write_archive(path: Path, size: int, seed: int = 0) -> tuple[str, str]:
+    """A file of ``size`` deterministic pseudo-random bytes; its (SHA-256, tree hash), never all in memory."""
+    rng = random.Random(seed)
+    sha, tree = hashlib.sha256(), TreeHash()
+    with path.open("wb") as handle:
+        remaining = size
+        while remaining:
+            block = rng.randbytes(min(_BLOCK, remaining))
+            handle.write(block)
+            sha.update(block)
+            tree.update(block)
+            remaining -= len(block)
+    return sha.hexdigest(), tree.hexdigest()
+
+
+def retrieval_job(endpoint: LocalGlacierEndpoint, archive: bytes | Path, description: str = "") -> str:
+    """A succeeded archive-retrieval job for a newly stored archive."""
+    archive_id = endpoint.put_archive(VAULT, archive, description)
+    return finished_job(endpoint, {"Type": "archive-retrieval", "ArchiveId": archive_id})
+
+
+def finished_job(endpoint: LocalGlacierEndpoint, parameters: dict[str, Any]) -> str:
+    job_id = str(endpoint.client().initiate_job(vaultName=VAULT, jobParameters=parameters)["jobId"])
+    endpoint.complete_job(VAULT, job_id)
+    return job_id
+
+
+def object_sha256(endpoint: LocalGlacierEndpoint, key: str, bucket: str = BUCKET) -> str:
+    """SHA-256 of an S3 object, read in bounded pieces."""
+    sha = hashlib.sha256()
+    body = endpoint.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+    for piece in body.iter_chunks(_BLOCK):
+        sha.update(piece)
+    return sha.hexdigest()
+
+
+def keys(endpoint: LocalGlacierEndpoint, bucket: str = BUCKET) -> list[str]:
+    listed = endpoint.client("s3").list_objects_v2(Bucket=bucket)
+    return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def dangling_uploads(endpoint: LocalGlacierEndpoint, bucket: str = BUCKET) -> list[dict[str, Any]]:
+    return list(endpoint.client("s3").list_multipart_uploads(Bucket=bucket).get("Uploads", []))
