@@ -63,6 +63,7 @@ def recording(operator_class):
 
 #: One fixed run date, so a second ``dag.test()`` of the same DAG re-runs the same run id.
 RUN_DATE = datetime(2024, 5, 1, tzinfo=timezone.utc)
+RUN_ID = "manual__2024-05-01T00:00:00+00:00"
 
 
 @pytest.fixture(scope="session")
@@ -104,15 +105,19 @@ class DagFolder:
     def load(
         self, dag_id: str, operator: str, params: dict[str, Any] | None = None, **kwargs: Any
     ) -> ModuleType:
-        """Write the DAG file and import it (under a unique module name) as the scheduler would."""
-        file = self.write(dag_id, operator, params, **kwargs)
-        name = f"dag_file_{dag_id}_{next(_MODULE_NUMBERS)}"
-        spec = importlib.util.spec_from_file_location(name, file)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
+        """Write the DAG file and import it, as the scheduler would."""
+        return import_dag_file(self.write(dag_id, operator, params, **kwargs))
+
+
+def import_dag_file(file: Path) -> ModuleType:
+    """Import a DAG file under a unique module name (a file may be imported more than once)."""
+    name = f"dag_file_{file.stem}_{next(_MODULE_NUMBERS)}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture
