@@ -124,6 +124,29 @@ def test_archive_retrieval(
     assert output["body"].read() == body
 
 
+def test_mapped_restores_start_one_job_per_map_index(
+    dag_folder: DagFolder, glacier_endpoint: Any, glacier_connection: str
+) -> None:
+    archives = [glacier_endpoint.put_archive(VAULT, body, "part") for body in (b"first", b"second")]
+    dag = dag_folder.load(
+        "mapped_restores",
+        f"GlacierArchiveRetrievalOperator.partial(task_id='restore', vault_name={VAULT!r}, "
+        f"aws_conn_id={glacier_connection!r}, wait_for_completion=False, deferrable=False).expand",
+        archive_id=archives,
+    )
+    dag_run = run_dag(dag)
+    tis = sorted(dag_run.get_task_instances(), key=lambda ti: ti.map_index)
+    assert [(ti.map_index, str(ti.state)) for ti in tis] == [(0, "success"), (1, "success")]
+    jobs = {job["JobId"]: job for job in _vault_jobs(glacier_endpoint)}
+    assert len(jobs) == 2
+    for ti in tis:
+        result = ti.xcom_pull(task_ids="restore", map_indexes=ti.map_index)
+        job = jobs[result["job_id"]]
+        assert job["ArchiveId"] == archives[ti.map_index]
+        token = TaskInstanceIdentity(dag_run.dag_id, "restore", dag_run.run_id, ti.map_index).token()
+        assert job["JobDescription"] == token
+
+
 def _load_select_dag(
     dag_folder: DagFolder, dag_id: str, conn: str, archive_id: str, expression: str, **kwargs: Any
 ) -> Any:
@@ -162,6 +185,7 @@ def test_select(mode: str, dag_folder: DagFolder, glacier_endpoint: Any, glacier
     assert set(result) == COMMON_KEYS | {"job", "job_output_path", "s3_output"}
     job_prefix = f"select/20240501/{result['job_id']}/"
     assert result["s3_output"] == {"bucket": BUCKET, "prefix": "select/20240501", "job_prefix": job_prefix}
+    assert result["job_output_path"] == result["job"]["JobOutputPath"] == f"s3://{BUCKET}/{job_prefix}"
     assert result["job"]["OutputLocation"]["S3"]["Tagging"] == {"dag": dag_id, "fixed": "yes"}
 
     manifest = s3.get_object(Bucket=BUCKET, Key=job_prefix + "result_manifest.txt")["Body"].read()
