@@ -16,6 +16,7 @@ store, so a retry reconnects without even listing the vault's jobs.
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -200,9 +201,9 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
 
     # -- building and validating the job ---------------------------------------------------
 
+    @abstractmethod
     def build_job(self, description: str) -> JobParameters:
         """The validated job model for this operator's (rendered) parameters and ``description``."""
-        raise NotImplementedError
 
     def _validate_if_static(self) -> None:
         """Fail at DAG parse time when no parameter waits for rendering; called by each ``__init__``."""
@@ -276,7 +277,8 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
     def _find_own_job(self) -> JobDescription | None:
         """The first in-progress or succeeded job of this type carrying this task instance's token.
 
-        Failed jobs are passed over: a retry after a failure is a request for a new job.
+        Failed jobs are passed over: running a task instance again after its job failed (by
+        clearing it; a failed job is not retried) is a request for a new job.
         """
         assert self._job is not None
         for job in self.hook.iter_jobs(self.vault_name):
