@@ -163,7 +163,6 @@ class SharedGlacierClient:
 
     factory: _ClientFactory
     references: int = 0
-    clients_created: int = 0
     _current: _ClientHandle | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -172,7 +171,6 @@ class SharedGlacierClient:
             if self._current is None:
                 context, client = await self.factory()
                 self._current = _ClientHandle(context, client)
-                self.clients_created += 1
             return self._current
 
     @asynccontextmanager
