@@ -61,5 +61,12 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_glacier_select.triggers.glacier"],
             }
         ],
+        "transfers": [
+            {
+                "source-integration-name": _INTEGRATION,
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": "airflow_glacier_select.transfers.glacier_to_s3",
+            }
+        ],
         "extra-links": ["airflow_glacier_select.links.GlacierVaultLink"],
     }

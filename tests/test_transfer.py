@@ -20,12 +20,14 @@ from botocore.config import Config
 from botocore.utils import calculate_tree_hash
 from transfer_helpers import (
     BUCKET,
+    SCORES_CSV,
     VAULT,
     dangling_uploads,
     finished_job,
     keys,
     object_sha256,
     retrieval_job,
+    select_parameters,
     write_archive,
 )
 
@@ -363,21 +365,8 @@ def test_inventory_output_is_copied_with_size_only_verification(
 def test_select_jobs_are_pointed_to_their_results(
     glacier_endpoint: LocalGlacierEndpoint, s3: Any, make_transfer: Any
 ) -> None:
-    archive_id = glacier_endpoint.put_archive(VAULT, b"a,b\n1,2\n")
-    job_id = finished_job(
-        glacier_endpoint,
-        {
-            "Type": "select",
-            "ArchiveId": archive_id,
-            "SelectParameters": {
-                "InputSerialization": {"csv": {}},
-                "ExpressionType": "SQL",
-                "Expression": "SELECT * FROM archive",
-                "OutputSerialization": {"csv": {}},
-            },
-            "OutputLocation": {"S3": {"BucketName": BUCKET, "Prefix": "select"}},
-        },
-    )
+    archive_id = glacier_endpoint.put_archive(VAULT, SCORES_CSV)
+    job_id = finished_job(glacier_endpoint, select_parameters(archive_id, "SELECT * FROM archive"))
     with pytest.raises(GlacierTransferError, match=r"is a select job.*Select results check"):
         make_transfer().copy_job_output(VAULT, job_id, BUCKET, "x")
     assert glacier_endpoint.request_count("GetJobOutput") == 0

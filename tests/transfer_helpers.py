@@ -58,3 +58,22 @@ def keys(endpoint: LocalGlacierEndpoint, bucket: str = BUCKET) -> list[str]:
 
 def dangling_uploads(endpoint: LocalGlacierEndpoint, bucket: str = BUCKET) -> list[dict[str, Any]]:
     return list(endpoint.client("s3").list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+
+
+SCORES_CSV = b'id,name,score\n1,ann,90\n2,bob,72\n3,"cy, jr",85\n'
+
+
+def select_parameters(archive_id: str, expression: str, prefix: str = "select") -> dict[str, Any]:
+    """jobParameters of a Select job over a CSV archive with a header row, writing to :data:`BUCKET`."""
+    return {
+        "Type": "select",
+        "ArchiveId": archive_id,
+        "Tier": "Expedited",
+        "SelectParameters": {
+            "InputSerialization": {"csv": {"FileHeaderInfo": "USE"}},
+            "ExpressionType": "SQL",
+            "Expression": expression,
+            "OutputSerialization": {"csv": {}},
+        },
+        "OutputLocation": {"S3": {"BucketName": BUCKET, "Prefix": prefix}},
+    }

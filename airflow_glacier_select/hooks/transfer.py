@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import botocore.exceptions
 
@@ -129,6 +129,14 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, Urllib3Error)
 
 
+class TransferLog(Protocol):
+    """What the transfer logs through: a stdlib logger or the task's logger."""
+
+    def info(self, msg: Any, /, *args: Any) -> Any: ...
+    def warning(self, msg: Any, /, *args: Any) -> Any: ...
+    def error(self, msg: Any, /, *args: Any) -> Any: ...
+
+
 class _Cancelled(Exception):
     """Another chunk failed: stop this one between pieces."""
 
@@ -187,7 +195,7 @@ class GlacierToS3Transfer:
         concurrency: int = DEFAULT_CONCURRENCY,
         retry: RetryPolicy | None = None,
         progress_interval: float = 30.0,
-        log: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+        log: TransferLog | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.glacier_hook = glacier_hook
@@ -196,7 +204,7 @@ class GlacierToS3Transfer:
         self.concurrency = check_concurrency(concurrency)
         self.retry = retry if retry is not None else RetryPolicy()
         self.progress_interval = progress_interval
-        self.log = log if log is not None else logging.getLogger(__name__)
+        self.log: TransferLog = log if log is not None else logging.getLogger(__name__)
         self._sleep = sleep
 
     # --- public -------------------------------------------------------------------------
@@ -431,7 +439,7 @@ class _Run:
         self.progress = ProgressMeter(plan.total_size, interval=transfer.progress_interval)
 
     @property
-    def log(self) -> logging.Logger | logging.LoggerAdapter[Any]:
+    def log(self) -> TransferLog:
         return self.transfer.log
 
     def execute(self) -> VerificationResult:

@@ -1,0 +1,231 @@
+"""Operators that hand Glacier job output to downstream S3 processing.
+
+``GlacierJobOutputToS3Operator`` copies the output of a succeeded archive-retrieval or
+inventory-retrieval job into S3, verified against Glacier's tree hashes (see
+:mod:`airflow_glacier_select.hooks.transfer`). ``GlacierSelectResultsOperator`` checks a
+Select job's output in S3 and returns its result keys. Both push plain dicts to XCom, so
+``.output`` feeds an S3 operator or dynamic task mapping directly.
+
+Failures no retry can mend (expired output, a taken key under ``collision="fail"``, a
+Select error manifest) fail the task without retries; transient ones leave retries to Airflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_glacier_select.exceptions import GlacierValidationError
+from airflow_glacier_select.hooks.glacier import GlacierJobsHook
+from airflow_glacier_select.hooks.transfer import GlacierToS3Transfer, read_select_results
+from airflow_glacier_select.transfer_plan import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_CONCURRENCY,
+    DestinationExistsError,
+    JobOutputExpiredError,
+    RetryPolicy,
+    S3ObjectSettings,
+    SelectJobFailedError,
+    check_chunk_size,
+    check_concurrency,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = ["GlacierJobOutputToS3Operator", "GlacierSelectResultsOperator"]
+
+_FINAL_ERRORS = (JobOutputExpiredError, DestinationExistsError, SelectJobFailedError)
+
+
+def _job_id(value: object) -> str:
+    """A job id, or the job operators' XCom dict (``retrieve.output``) that carries one."""
+    if isinstance(value, Mapping):
+        value = value.get("job_id")
+    if not isinstance(value, str) or not value:
+        raise GlacierValidationError(
+            "job_id", value, "must be a job id or a dict with a 'job_id' (a job operator's XCom value)"
+        )
+    return value
+
+
+class _GlacierToS3Base(AwsBaseOperator[GlacierJobsHook]):
+    """Glacier hook from ``aws_conn_id``; S3 hook from ``dest_aws_conn_id`` (None: the same one)."""
+
+    aws_hook_class = GlacierJobsHook
+
+    def __init__(
+        self,
+        *,
+        vault_name: str,
+        job_id: str | Mapping[str, Any],
+        account_id: str = "-",
+        dest_aws_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.vault_name = vault_name
+        self.job_id = job_id
+        self.account_id = account_id
+        self.dest_aws_conn_id = dest_aws_conn_id
+
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        return {**super()._hook_parameters, "account_id": self.account_id}
+
+    @property
+    def s3_hook(self) -> S3Hook:
+        conn_id = self.dest_aws_conn_id or self.aws_conn_id
+        return S3Hook(aws_conn_id=conn_id, verify=self.verify, config=self.botocore_config)
+
+
+class GlacierJobOutputToS3Operator(_GlacierToS3Base):
+    """Copy a succeeded archive-retrieval or inventory-retrieval job's output to S3, verified.
+
+    The output moves in tree-hash-aligned chunks through ``concurrency`` workers (memory
+    ``chunk_size x concurrency``), each chunk checked against Glacier's
+    ``x-amz-sha256-tree-hash`` and the whole against the job's SHA256TreeHash before the S3
+    object appears; any failure aborts the multipart upload. The object's
+    ``x-amz-meta-sha256-tree-hash`` records the verified hash, so with the default
+    ``collision="skip_if_same"`` a rerun finds the copy and downloads nothing.
+
+    :param vault_name: the job's vault.
+    :param job_id: the job id, or the XCom dict of a job operator (``retrieve.output``).
+    :param bucket: destination bucket.
+    :param key: destination key, or a template with ``{vault_name}``, ``{job_id}``,
+        ``{job_type}``, ``{archive_id}``, ``{archive_path}`` (the file path recorded in the
+        archive description: raw, JSON ``Path``, FastGlacier ...; else the archive id),
+        ``{retrieval_byte_range}`` and ``{inventory_format}``. Default: the archive's path
+        under the vault name, or ``<vault>/inventory/<job id>.<format>``.
+    :param collision: ``skip_if_same`` (default), ``overwrite``, ``suffix`` or ``fail``; see
+        :data:`airflow_glacier_select.transfer_plan.COLLISION_POLICIES`.
+    :param encryption: ``AES256`` or ``aws:kms`` server-side encryption.
+    :param kms_key_id: KMS key for ``aws:kms``.
+    :param storage_class: S3 storage class, e.g. ``STANDARD_IA``, ``GLACIER_IR``, ``DEEP_ARCHIVE``.
+    :param tags: object tags (at most 10).
+    :param metadata: extra user metadata.
+    :param archive_description: the archive's description when already known (from an
+        inventory), which saves a request when the key uses ``{archive_path}``.
+    :param chunk_size: bytes per chunk, a power of two MiB from 8 MiB (default 16 MiB).
+    :param concurrency: chunks in flight at once, 1-32 (default 4).
+    :param max_attempts: attempts per chunk before the transfer fails (default 5).
+    :param dest_aws_conn_id: connection for S3; None (default) uses ``aws_conn_id``.
+    :param account_id: the vault owner's account id; ``-`` (default) is the credentials' account.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields(
+        "vault_name",
+        "job_id",
+        "account_id",
+        "bucket",
+        "key",
+        "collision",
+        "encryption",
+        "kms_key_id",
+        "storage_class",
+        "tags",
+        "metadata",
+        "archive_description",
+        "dest_aws_conn_id",
+    )
+    ui_color = "#e0eef7"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        key: str | None = None,
+        collision: str = "skip_if_same",
+        encryption: str | None = None,
+        kms_key_id: str | None = None,
+        storage_class: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        archive_description: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        max_attempts: int = 5,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.bucket = bucket
+        self.key = key
+        self.collision = collision
+        self.encryption = encryption
+        self.kms_key_id = kms_key_id
+        self.storage_class = storage_class
+        self.tags = tags
+        self.metadata = metadata
+        self.archive_description = archive_description
+        # Not templated: checked now, when the DAG is parsed.
+        self.chunk_size = check_chunk_size(chunk_size)
+        self.concurrency = check_concurrency(concurrency)
+        self.retry = RetryPolicy(max_attempts=max_attempts)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings = S3ObjectSettings(
+            encryption=self.encryption or None,
+            kms_key_id=self.kms_key_id or None,
+            storage_class=self.storage_class or None,
+            tags=self.tags or None,
+            metadata=self.metadata or None,
+        )
+        transfer = GlacierToS3Transfer(
+            self.hook,
+            self.s3_hook,
+            chunk_size=self.chunk_size,
+            concurrency=self.concurrency,
+            retry=self.retry,
+            log=self.log,
+        )
+        try:
+            result = transfer.copy_job_output(
+                self.vault_name,
+                _job_id(self.job_id),
+                self.bucket,
+                self.key or None,
+                collision=self.collision,
+                settings=settings,
+                archive_description=self.archive_description or None,
+            )
+        except _FINAL_ERRORS as error:
+            raise AirflowFailException(str(error)) from error
+        return result.to_dict()
+
+
+class GlacierSelectResultsOperator(_GlacierToS3Base):
+    """Check a Select job's output in S3 and return its result object keys.
+
+    Success needs ``<Prefix>/<JobId>/result_manifest.txt`` and no ``error_manifest.txt``; the
+    XCom value is ``{"bucket", "prefix", "result_keys", "result_uris", ...}``. With an error
+    manifest the task fails, quoting the errors Glacier wrote. Run it after the Select
+    operator (or sensor) has seen the job finish: it does not wait.
+
+    :param vault_name: the job's vault.
+    :param job_id: the job id, or the Select operator's XCom dict.
+    :param dest_aws_conn_id: connection for reading S3; None (default) uses ``aws_conn_id``.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields(
+        "vault_name", "job_id", "account_id", "dest_aws_conn_id"
+    )
+    ui_color = "#e0eef7"
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        try:
+            results = read_select_results(self.hook, self.s3_hook, self.vault_name, _job_id(self.job_id))
+        except _FINAL_ERRORS as error:
+            raise AirflowFailException(str(error)) from error
+        self.log.info(
+            "Select job %s wrote %d result object(s) under s3://%s/%s",
+            results.job_id,
+            len(results.result_keys),
+            results.bucket,
+            results.prefix,
+        )
+        return results.to_dict()
