@@ -1,0 +1,270 @@
+"""The example DAGs users copy: they import cleanly, and each runs to success against the local endpoint.
+
+Each DAG file is copied unchanged into the test's dags folder and run with ``dag.test()``
+(tasks in this process, triggers inline), configured through its DAG params exactly as a
+user triggers it; the only thing pointing it at the local endpoint is the ``aws``
+connection. Outcomes are checked through the endpoint's own S3 and request counts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from dag_runs import RUN_DATE, DagFolder, airflow_db, dag_folder, import_dag_file  # noqa: F401
+
+from airflow_glacier_select.transfer_plan import TREE_HASH_METADATA_KEY
+from airflow_glacier_select.treehash import tree_hash
+
+EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
+DAG_FILES = {
+    "example_glacier_select": "example_glacier_select.py",
+    "example_glacier_restore": "example_glacier_restore.py",
+    "example_glacier_vault_migration": "example_glacier_vault_migration.py",
+}
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> Any:
+    """The example folder parsed as the dag-processor parses a dags folder (examples are off in conftest)."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow < 3.2
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+
+    return DagBag(dag_folder=str(EXAMPLE_DAGS))
+
+
+def test_every_example_dag_imports_without_errors(dagbag: Any) -> None:
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == set(DAG_FILES)
+
+
+@pytest.mark.parametrize("dag_id", sorted(DAG_FILES))
+def test_example_dag_is_documented_acyclic_and_has_valid_defaults(dagbag: Any, dag_id: str) -> None:
+    from airflow.utils.dag_cycle_tester import check_cycle
+
+    dag = dagbag.dags[dag_id]
+    check_cycle(dag)  # raises on a cycle
+    assert dag.doc_md and dag.doc_md.strip().splitlines()[0]
+    assert "aws_conn_id" in dag.params
+    dag.params.validate()
+    assert Path(dag.fileloc).name == DAG_FILES[dag_id]
+
+
+# --- running against the local endpoint -------------------------------------------------
+
+
+@pytest.fixture
+def examples(dag_folder: DagFolder, glacier_connection: str, monkeypatch: pytest.MonkeyPatch) -> Any:  # noqa: F811
+    """Import an example DAG file from the test's dags folder; job status is polled every 0.2 s."""
+    monkeypatch.setenv("GLACIER_EXAMPLE_POLL_SECONDS", "0.2")
+
+    def load(dag_id: str) -> ModuleType:
+        file = dag_folder.path / DAG_FILES[dag_id]
+        shutil.copy(EXAMPLE_DAGS / DAG_FILES[dag_id], file)
+        return import_dag_file(file)
+
+    return load
+
+
+def _run(module: ModuleType, conf: dict[str, Any], day: int = 0) -> Any:
+    """``dag.test()`` with ``conf``; each ``day`` is a run of its own."""
+    moment = RUN_DATE + timedelta(days=day)
+    return module.dag.test(logical_date=moment, run_after=moment, run_conf=conf)
+
+
+def _states(dag_run: Any, task_id: str) -> list[str]:
+    return [str(ti.state) for ti in dag_run.get_task_instances() if ti.task_id == task_id]
+
+
+def _read(s3: Any, bucket: str, key: str) -> bytes:
+    return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _orders() -> list[tuple[str, str, str, str]]:
+    regions, statuses = ("EU", "NA", "APAC"), ("shipped", "returned", "shipped", "cancelled", "shipped")
+    return [
+        (regions[n % 3], str(n % 5 + 1), f"{(n * 37) % 1000 / 10 + 1:.2f}", statuses[n % 5])
+        for n in range(300)
+    ]
+
+
+def _orders_csv(rows: list[tuple[str, str, str, str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("region", "quantity", "unit_price", "status"))
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def test_select_example_queries_the_csv_and_writes_a_report(
+    examples: Any, glacier_endpoint: Any, glacier_connection: str
+) -> None:
+    rows = _orders()
+    archive_id = glacier_endpoint.put_archive("sales", _orders_csv(rows), "orders.csv")
+    s3 = glacier_endpoint.client("s3")
+    s3.create_bucket(Bucket="results")
+
+    dag_run = _run(
+        examples("example_glacier_select"),
+        {
+            "aws_conn_id": glacier_connection,
+            "vault_name": "sales",
+            "archive_id": archive_id,
+            "tier": "Expedited",
+            "bucket": "results",
+            "results_prefix": "orders",
+        },
+    )
+
+    assert dag_run.state == "success"
+    expected: dict[str, dict[str, Any]] = {}
+    for region, quantity, unit_price, status in rows:
+        if status == "shipped" and int(quantity) >= 2:
+            totals = expected.setdefault(region, {"orders": 0, "units": 0, "revenue": Decimal(0)})
+            totals["orders"] += 1
+            totals["units"] += int(quantity)
+            totals["revenue"] += int(quantity) * Decimal(unit_price)
+    reports = [
+        item["Key"]
+        for item in s3.list_objects_v2(Bucket="results")["Contents"]
+        if item["Key"].endswith("report.json")
+    ]
+    assert len(reports) == 1
+    report = json.loads(_read(s3, "results", reports[0]))
+    assert report["regions"] == {
+        region: {**t, "revenue": str(t["revenue"])} for region, t in sorted(expected.items())
+    }
+    assert report["records"] == sum(t["orders"] for t in expected.values())
+    assert glacier_endpoint.request_count("InitiateJob") == 1
+
+
+def test_select_example_without_an_archive_id_fails_before_sending_anything(
+    examples: Any, glacier_endpoint: Any, glacier_connection: str
+) -> None:
+    glacier_endpoint.client().create_vault(vaultName="sales")
+    dag_run = _run(
+        examples("example_glacier_select"), {"aws_conn_id": glacier_connection, "vault_name": "sales"}
+    )
+
+    assert dag_run.state == "failed"
+    assert _states(dag_run, "select_orders") == ["failed"]
+    assert glacier_endpoint.request_count("InitiateJob") == 0
+
+
+PHOTOS = {
+    "photos/2019/beach.raw": b"beach " * 5000,
+    "photos/2019/city.raw": b"city " * 7001,
+    "photos/2020/forest.raw": b"forest " * 3000,
+    "documents/tax.pdf": b"%PDF tax " * 100,
+}
+
+
+def test_restore_example_restores_the_chosen_archives_verified(
+    examples: Any, glacier_endpoint: Any, glacier_connection: str
+) -> None:
+    for path, body in PHOTOS.items():
+        description = json.dumps({"Path": path}) if "city" in path else path
+        glacier_endpoint.put_archive("photos", body, description)
+    s3 = glacier_endpoint.client("s3")
+    s3.create_bucket(Bucket="restored")
+
+    dag_run = _run(
+        examples("example_glacier_restore"),
+        {
+            "aws_conn_id": glacier_connection,
+            "vault_name": "photos",
+            "path_pattern": "photos/2019/*",
+            "tier": "Standard",
+            "bucket": "restored",
+            "prefix": "back",
+        },
+    )
+
+    assert dag_run.state == "success"
+    chosen = {path: body for path, body in PHOTOS.items() if path.startswith("photos/2019/")}
+    assert _states(dag_run, "retrieve_archive") == ["success"] * len(chosen)
+    assert _states(dag_run, "copy_to_s3") == ["success"] * len(chosen)
+    keys = {item["Key"] for item in s3.list_objects_v2(Bucket="restored")["Contents"]}
+    assert keys == {f"back/{path}" for path in chosen}
+    for path, body in chosen.items():
+        response = s3.get_object(Bucket="restored", Key=f"back/{path}")
+        assert response["Body"].read() == body
+        assert response["Metadata"][TREE_HASH_METADATA_KEY] == tree_hash(body)
+
+
+BACKUPS = [b"january " * 9000, b"february " * 4000, b"config " * 700]
+
+
+def _migration_conf(connection: str, budget: int) -> dict[str, Any]:
+    return {
+        "aws_conn_id": connection,
+        "vault_name": "backups",
+        "bucket": "migrated",
+        "prefix": "vaults",
+        "storage_class": "STANDARD_IA",
+        "tier": "Bulk",
+        "daily_byte_budget": budget,
+        "batch_size": 2,
+    }
+
+
+def _report(s3: Any, dag_run: Any) -> dict[str, Any]:
+    return json.loads(_read(s3, "migrated", f"vaults/_migration/backups/{dag_run.run_id}/report.json"))
+
+
+def _archive_objects(s3: Any) -> dict[str, str]:
+    contents = s3.list_objects_v2(Bucket="migrated", Prefix="vaults/backups/").get("Contents", [])
+    return {item["Key"]: item["ETag"] for item in contents}
+
+
+def test_migration_example_copies_the_vault_then_a_rerun_copies_nothing_and_starts_no_job(
+    examples: Any, glacier_endpoint: Any, glacier_connection: str
+) -> None:
+    archive_ids = [
+        glacier_endpoint.put_archive("backups", body, f"backup-{n}.tar") for n, body in enumerate(BACKUPS)
+    ]
+    s3 = glacier_endpoint.client("s3")
+    s3.create_bucket(Bucket="migrated")
+    module = examples("example_glacier_vault_migration")
+    conf = _migration_conf(glacier_connection, budget=10 * 2**20)
+
+    first = _run(module, conf, day=0)
+
+    assert first.state == "success"
+    copies = _archive_objects(s3)
+    assert set(copies) == {f"vaults/backups/{archive_id}" for archive_id in archive_ids}
+    for archive_id, body in zip(archive_ids, BACKUPS, strict=True):
+        response = s3.get_object(Bucket="migrated", Key=f"vaults/backups/{archive_id}")
+        assert response["Body"].read() == body
+        assert response["StorageClass"] == "STANDARD_IA"
+        assert response["Metadata"][TREE_HASH_METADATA_KEY] == tree_hash(body)
+    report = _report(s3, first)
+    assert report["copied"] == {"archives": 3, "bytes": sum(map(len, BACKUPS))}
+    assert report["jobs_started"] == 3 and report["failed"]["archives"] == 0
+    assert glacier_endpoint.request_count("InitiateJob") == 4  # one inventory, three retrievals
+
+    glacier_endpoint.reset_counts()
+    second = _run(module, conf, day=1)
+
+    assert second.state == "success"
+    assert glacier_endpoint.request_count("InitiateJob") == 0
+    assert _archive_objects(s3) == copies
+    report = _report(s3, second)
+    assert report["copied"]["archives"] == 0
+    assert report["skipped"] == {"archives": 3, "bytes": sum(map(len, BACKUPS))}
+    assert report["jobs_started"] == 0
+    skipped = _read(s3, "migrated", f"vaults/_migration/backups/{second.run_id}/skipped.jsonl").decode()
+    assert {json.loads(line)["archive_id"] for line in skipped.splitlines()} == set(archive_ids)
