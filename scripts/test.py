@@ -63,6 +63,7 @@ def build_env(uv: str, airflow_version: str) -> Path:
             "-e",
             ".[dev]",
             f"apache-airflow=={airflow_version}",
+            *EXTRA_REQUIREMENTS.get(airflow_version, ()),
         ]
     )
     return venv
