@@ -13,13 +13,14 @@ Tasks:
    archives), keeps the archives that pass the filters and returns their ids; the
    number of mapped tasks is checked against Airflow's ``[core] max_map_length`` here,
    before anything is paid for.
-3. ``retrieve_archive`` (mapped, one per archive) starts an ``archive-retrieval`` job
-   and waits in the triggerer. A retried task reconnects to its job instead of paying
-   for a second one.
-4. ``copy_to_s3`` (mapped, one per archive) copies the restored bytes to
-   ``<prefix>/<recorded path>`` in bounded, tree-hash-checked chunks; the object is
-   written only once the whole archive matched Glacier's SHA-256 tree hash, and the
-   hash is kept in the object's metadata.
+3. ``restore_archive`` is a task group mapped over those ids, so each archive moves on
+   its own (one archive failing does not hold back the others):
+
+   - ``retrieve_archive`` starts an ``archive-retrieval`` job and waits in the triggerer.
+     A retried task reconnects to its job instead of paying for a second one.
+   - ``copy_to_s3`` copies the restored bytes to ``<prefix>/<recorded path>`` in bounded,
+     tree-hash-checked chunks; the object is written only once the whole archive
+     matched Glacier's SHA-256 tree hash, and the hash is kept in the object's metadata.
 
 Filters (DAG params): ``path_pattern`` is a glob matched against the path recovered
 from the description (a bare path, JSON ``Path``, FastGlacier or mt-aws-glacier
@@ -38,7 +39,7 @@ from datetime import datetime
 from typing import Any
 
 from airflow.providers.common.compat.sdk import conf
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Param, task, task_group
 
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.inventory import iter_inventory_archives
@@ -107,10 +108,17 @@ with DAG(
             items = mapped_batches(chosen, max_count=1, max_map_length=conf.getint("core", "max_map_length"))
         return [item["archives"][0]["archive_id"] for item in items]
 
-    retrieve_archive = GlacierArchiveRetrievalOperator.partial(
-        task_id="retrieve_archive", tier="{{ params.tier }}"
-    ).expand(archive_id=choose_archives(retrieve_inventory.output))
+    @task_group
+    def restore_archive(archive_id: str) -> None:
+        """Retrieve one archive, then copy it to S3 (each mapped instance on its own)."""
+        retrieval = GlacierArchiveRetrievalOperator(
+            task_id="retrieve_archive", archive_id=archive_id, tier="{{ params.tier }}"
+        )
+        GlacierJobOutputToS3Operator(
+            task_id="copy_to_s3",
+            job_id=retrieval.output,
+            bucket="{{ params.bucket }}",
+            key="{{ params.prefix }}/{archive_path}",
+        )
 
-    GlacierJobOutputToS3Operator.partial(
-        task_id="copy_to_s3", bucket="{{ params.bucket }}", key="{{ params.prefix }}/{archive_path}"
-    ).expand(job_id=retrieve_archive.output)
+    restore_archive.expand(archive_id=choose_archives(retrieve_inventory.output))

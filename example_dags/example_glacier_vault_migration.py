@@ -28,8 +28,9 @@ Tasks:
    and store the list of skipped archives as ``skipped.jsonl``;
 4. ``start_retrievals`` (mapped per batch): reuse or initiate one retrieval job per
    archive;
-5. ``wait_for_retrieval`` and ``copy_to_s3`` (mapped per job): wait in the triggerer,
-   then copy in tree-hash-checked chunks; the tree hash goes into the object metadata;
+5. ``copy_archive`` (a task group mapped per job, so one failed archive does not hold
+   back the others): ``wait_for_retrieval`` waits in the triggerer, then ``copy_to_s3``
+   copies in tree-hash-checked chunks and stores the tree hash in the object metadata;
 6. ``write_report`` (runs even when copies failed): ``report.json`` with what was
    copied, skipped, failed and left for later runs, next to ``skipped.jsonl`` under
    ``<prefix>/_migration/<vault>/<run id>/``; it fails the run if any archive failed.
@@ -54,7 +55,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.common.compat.sdk import AirflowException, conf
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Param, task, task_group
 
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.inventory import (
@@ -108,6 +109,14 @@ def _reusable_retrievals(hook: GlacierJobsHook, vault_name: str, wanted: dict[st
         if whole and (archive_id not in found or job.succeeded):
             found[archive_id] = job.job_id
     return found
+
+
+def _mapped_values(ti: Any, task_id: str) -> list[Any]:
+    """The return values of every mapped instance of ``task_id`` that pushed one.
+
+    Asking for a list of task ids makes Airflow return a list even for a single instance.
+    """
+    return [value for value in ti.xcom_pull(task_ids=[task_id]) or [] if value is not None]
 
 
 def _within_budget(
@@ -287,16 +296,14 @@ with DAG(
         plan = ti.xcom_pull(task_ids="plan_migration", key="summary")
         if plan is None:
             raise AirflowException("the migration was not planned (see plan_migration); nothing to report")
-        started = [
-            entry
-            for batch in ti.xcom_pull(task_ids="start_retrievals", default=None) or []
-            for entry in batch
-        ]
-        copies = {
-            copy["job_id"]: copy for copy in ti.xcom_pull(task_ids="copy_to_s3", default=None) or [] if copy
+        planned = [entry for batch in ti.xcom_pull(task_ids="plan_migration") for entry in batch["archives"]]
+        started = {
+            entry["archive_id"]: entry for batch in _mapped_values(ti, "start_retrievals") for entry in batch
         }
+        copies = {copy["job_id"]: copy for copy in _mapped_values(ti, "copy_archive.copy_to_s3")}
         copied, failed = [], []
-        for entry in started:
+        for archive in planned:
+            entry = started.get(archive["archive_id"], {**archive, "job_id": None, "reused_job": False})
             copy = copies.get(entry["job_id"])
             if copy is not None and copy.get("verified"):
                 copied.append({**entry, "key": copy["key"], "verification": copy.get("verification")})
@@ -312,8 +319,8 @@ with DAG(
             "skipped": plan["skipped"],
             "failed": {"archives": len(failed), "bytes": sum(e["size"] for e in failed)},
             "left_for_later_runs": plan["deferred"],
-            "jobs_started": sum(not e["reused_job"] for e in started),
-            "jobs_reused": sum(e["reused_job"] for e in started),
+            "jobs_started": sum(not e["reused_job"] for e in started.values()),
+            "jobs_reused": sum(e["reused_job"] for e in started.values()),
             "copied_archives": copied,
             "failed_archives": failed,
         }
@@ -330,16 +337,22 @@ with DAG(
     plan = plan_migration()
     started = start_retrievals.expand(batch=plan)
     jobs = job_ids(started)
-    wait_for_retrieval = GlacierJobSensor.partial(task_id="wait_for_retrieval").expand(job_id=jobs)
-    copy_to_s3 = GlacierJobOutputToS3Operator.partial(
-        task_id="copy_to_s3",
-        bucket="{{ params.bucket }}",
-        key="{{ params.prefix }}/{vault_name}/{archive_id}",
-        storage_class="{{ params.storage_class }}",
-        collision="skip_if_same",
-    ).expand(job_id=jobs)
 
+    @task_group
+    def copy_archive(job_id: str) -> None:
+        """Wait for one retrieval, then copy its output (each mapped instance on its own)."""
+        wait_for_retrieval = GlacierJobSensor(task_id="wait_for_retrieval", job_id=job_id)
+        wait_for_retrieval >> GlacierJobOutputToS3Operator(
+            task_id="copy_to_s3",
+            job_id=job_id,
+            bucket="{{ params.bucket }}",
+            key="{{ params.prefix }}/{vault_name}/{archive_id}",
+            storage_class="{{ params.storage_class }}",
+            collision="skip_if_same",
+        )
+
+    copies = copy_archive.expand(job_id=jobs)
     report = write_report()
     inventory_job_id >> wait_for_inventory >> plan
-    wait_for_retrieval >> copy_to_s3 >> report
+    copies >> report
     plan >> report

@@ -12,6 +12,8 @@ import csv
 import io
 import json
 import shutil
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -195,8 +197,8 @@ def test_restore_example_restores_the_chosen_archives_verified(
 
     assert dag_run.state == "success"
     chosen = {path: body for path, body in PHOTOS.items() if path.startswith("photos/2019/")}
-    assert _states(dag_run, "retrieve_archive") == ["success"] * len(chosen)
-    assert _states(dag_run, "copy_to_s3") == ["success"] * len(chosen)
+    assert _states(dag_run, "restore_archive.retrieve_archive") == ["success"] * len(chosen)
+    assert _states(dag_run, "restore_archive.copy_to_s3") == ["success"] * len(chosen)
     keys = {item["Key"] for item in s3.list_objects_v2(Bucket="restored")["Contents"]}
     assert keys == {f"back/{path}" for path in chosen}
     for path, body in chosen.items():
@@ -268,3 +270,89 @@ def test_migration_example_copies_the_vault_then_a_rerun_copies_nothing_and_star
     assert report["jobs_started"] == 0
     skipped = _read(s3, "migrated", f"vaults/_migration/backups/{second.run_id}/skipped.jsonl").decode()
     assert {json.loads(line)["archive_id"] for line in skipped.splitlines()} == set(archive_ids)
+
+
+def test_migration_example_paces_runs_by_the_daily_byte_budget(
+    examples: Any, glacier_endpoint: Any, glacier_connection: str
+) -> None:
+    archive_ids = [
+        glacier_endpoint.put_archive("backups", body, f"backup-{n}.tar") for n, body in enumerate(BACKUPS)
+    ]
+    s3 = glacier_endpoint.client("s3")
+    s3.create_bucket(Bucket="migrated")
+    module = examples("example_glacier_vault_migration")
+    # The first archive fits, the second would overflow the budget, the third still fits after the first.
+    budget = len(BACKUPS[0]) + len(BACKUPS[2])
+    assert budget < len(BACKUPS[0]) + len(BACKUPS[1])
+    conf = _migration_conf(glacier_connection, budget=budget)
+
+    first = _run(module, conf, day=0)
+
+    assert first.state == "success"
+    assert set(_archive_objects(s3)) == {f"vaults/backups/{archive_ids[n]}" for n in (0, 2)}
+    report = _report(s3, first)
+    assert report["copied"]["archives"] == 2
+    assert report["left_for_later_runs"] == {"archives": 1, "bytes": len(BACKUPS[1])}
+
+    glacier_endpoint.reset_counts()
+    second = _run(module, conf, day=1)
+
+    assert second.state == "success"
+    assert set(_archive_objects(s3)) == {f"vaults/backups/{archive_id}" for archive_id in archive_ids}
+    assert glacier_endpoint.request_count("InitiateJob") == 1  # the deferred archive's retrieval only
+    report = _report(s3, second)
+    assert [entry["archive_id"] for entry in report["copied_archives"]] == [archive_ids[1]]
+    assert report["skipped"]["archives"] == 2
+    assert report["left_for_later_runs"] == {"archives": 0, "bytes": 0}
+
+
+def _settle_retrievals(endpoint: Any, failing_archive_id: str, expected: int, stop: threading.Event) -> None:
+    """When ``expected`` retrievals are in progress, fail ``failing_archive_id``'s and finish the rest."""
+    glacier = endpoint.client()
+    deadline = time.monotonic() + 120
+    while not stop.is_set() and time.monotonic() < deadline:
+        jobs = glacier.list_jobs(vaultName="backups", statuscode="InProgress")["JobList"]
+        retrievals = [job for job in jobs if job["Action"] == "ArchiveRetrieval"]
+        if len(retrievals) == expected:
+            for job in retrievals:
+                if job["ArchiveId"] == failing_archive_id:
+                    endpoint.fail_job("backups", job["JobId"], "Archive is corrupted")
+                else:
+                    endpoint.complete_job("backups", job["JobId"])
+            return
+        stop.wait(0.1)
+
+
+def test_migration_example_reports_a_failed_retrieval_and_fails_the_run(
+    examples: Any, glacier_endpoint: Any, glacier_connection: str
+) -> None:
+    archive_ids = [
+        glacier_endpoint.put_archive("backups", body, f"backup-{n}.tar") for n, body in enumerate(BACKUPS)
+    ]
+    s3 = glacier_endpoint.client("s3")
+    s3.create_bucket(Bucket="migrated")
+    glacier_endpoint.set_tier_delay("Bulk", 3600)  # retrievals end only when the helper thread says so
+    stop = threading.Event()
+    settler = threading.Thread(
+        target=_settle_retrievals,
+        args=(glacier_endpoint, archive_ids[1], len(archive_ids), stop),
+        daemon=True,
+    )
+    settler.start()
+    try:
+        dag_run = _run(
+            examples("example_glacier_vault_migration"), _migration_conf(glacier_connection, 2**30)
+        )
+    finally:
+        stop.set()
+        settler.join(timeout=30)
+
+    assert dag_run.state == "failed"
+    assert sorted(_states(dag_run, "copy_archive.wait_for_retrieval")) == ["failed", "success", "success"]
+    assert _states(dag_run, "write_report") == ["failed"]
+    report = _report(s3, dag_run)
+    assert [entry["archive_id"] for entry in report["failed_archives"]] == [archive_ids[1]]
+    assert sorted(entry["archive_id"] for entry in report["copied_archives"]) == sorted(
+        archive_ids[n] for n in (0, 2)
+    )
+    assert set(_archive_objects(s3)) == {f"vaults/backups/{archive_ids[n]}" for n in (0, 2)}

@@ -46,8 +46,11 @@ def _say(started: float, message: str) -> None:
     print(f"[{time.monotonic() - started:6.1f}s] {message}", flush=True)
 
 
-def _airflow_env(endpoint_url: str) -> dict[str, str]:
-    """The connection every example DAG uses, and AWS settings that cannot reach real AWS."""
+def _airflow_env(endpoint_url: str) -> dict[str, str | None]:
+    """The connection every example DAG uses, and AWS settings that cannot reach real AWS.
+
+    The connection's keys are fake: the local endpoint accepts any signature.
+    """
     connection = {
         "conn_type": "aws",
         "login": "demo",
@@ -59,7 +62,10 @@ def _airflow_env(endpoint_url: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "AWS_PROFILE": "",
+        "AWS_PROFILE": None,
+        "AWS_ACCESS_KEY_ID": None,
+        "AWS_SECRET_ACCESS_KEY": None,
+        "AWS_SESSION_TOKEN": None,
         "GLACIER_EXAMPLE_POLL_SECONDS": str(POLL_SECONDS),
     }
 

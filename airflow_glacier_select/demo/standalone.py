@@ -54,7 +54,8 @@ class RunResult:
 class AirflowProcesses:
     """``airflow standalone`` with an isolated home; a context manager that stops the whole group."""
 
-    def __init__(self, home: Path, dags_folder: Path, extra_env: Mapping[str, str]) -> None:
+    def __init__(self, home: Path, dags_folder: Path, extra_env: Mapping[str, str | None]) -> None:
+        """``extra_env`` adds to the environment; a None value removes that variable."""
         self.home = home
         self.log_path = home / "standalone.log"
         port = free_port()
@@ -80,8 +81,12 @@ class AirflowProcesses:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api}/execution/",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            **extra_env,
         }
+        for name, value in extra_env.items():
+            if value is None:
+                self.env.pop(name, None)
+            else:
+                self.env[name] = value
         self._process: subprocess.Popen[bytes] | None = None
         self._token = ""
 
