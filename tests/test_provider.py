@@ -19,7 +19,10 @@ def _advertised_modules() -> list[str]:
     modules: list[str] = []
     for section in ("hooks", "operators", "sensors", "triggers", "transfers"):
         for entry in info.get(section, []):
+            # Transfers name one module ("python-module"); the other sections a list.
             modules.extend(entry.get("python-modules", []))
+            if "python-module" in entry:
+                modules.append(entry["python-module"])
     return modules
 
 
