@@ -59,6 +59,18 @@ def recording(operator_class):
     Recording.__name__ = Recording.__qualname__ = operator_class.__name__
     return Recording
 
+
+# The first try's worker is lost while waiting for the job it started; later tries run normally.
+def lost_while_waiting(operator_class):
+    class LostWhileWaiting(operator_class):
+        def poll_until_complete(self, external_id, context):
+            if context["ti"].try_number == 1:
+                raise RuntimeError("worker lost while waiting")
+            return super().poll_until_complete(external_id, context)
+
+    LostWhileWaiting.__name__ = LostWhileWaiting.__qualname__ = operator_class.__name__
+    return LostWhileWaiting
+
 """
 
 #: One fixed run date, so a second ``dag.test()`` of the same DAG re-runs the same run id.

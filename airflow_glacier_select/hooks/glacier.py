@@ -9,17 +9,25 @@ GetJobOutput with an optional byte range.
 Every method validates its arguments before the first request, so a bad vault name or
 filter costs nothing, and passes ``accountId`` explicitly (``-`` means the account of
 the credentials). Log lines name the vault and job, never credentials or bodies.
+
+InitiateJob is not idempotent: when its answer is lost after Glacier accepted it (a
+connection reset, a read timeout), botocore's automatic retry would send it again and pay
+for a second job. The hook lets botocore retry only answers that refused the request
+(throttling, 5xx) and raises on a lost answer; callers check whether the job exists before
+trying again, as the job operators do by their resume token.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.glacier import GlacierHook
+from botocore.parsers import ResponseParserError
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.job_description import STATUS_CODES
@@ -37,13 +45,59 @@ from airflow_glacier_select.jobs import (
 if TYPE_CHECKING:
     from botocore.response import StreamingBody
 
-__all__ = ["LIST_JOBS_PAGE_SIZE_MAX", "GlacierJobsHook", "InitiatedJob", "JobOutput"]
+__all__ = [
+    "LIST_JOBS_PAGE_SIZE_MAX",
+    "DamagedResponseError",
+    "GlacierJobsHook",
+    "InitiatedJob",
+    "JobOutput",
+    "damaged_answers",
+    "describe_job_answer",
+]
 
 LIST_JOBS_PAGE_SIZE_MAX = 50
 """ListJobs returns at most 50 jobs per request (its ``limit`` is 1-50)."""
 
 _ACCOUNT_ID = re.compile(r"-|[0-9]{12}")
 _JOB_TYPES = (ArchiveRetrievalJob, InventoryRetrievalJob, SelectJob)
+_INITIATE_ONCE = "airflow-glacier-select-initiate-once"
+
+
+def _no_resend_after_lost_answer(caught_exception: BaseException | None = None, **_: Any) -> None:
+    """botocore ``needs-retry`` handler for InitiateJob: a request whose answer was lost is not resent.
+
+    It runs before botocore's own retry handler and raises the transport error instead of
+    letting a retry pay for a second job; answers that refused the request fall through.
+    """
+    if caught_exception is not None:
+        raise caught_exception
+
+
+class DamagedResponseError(RuntimeError):
+    """A Glacier answer that arrived cut short or garbled; asking again may well succeed.
+
+    botocore reads non-streaming bodies without checking Content-Length, so a DescribeJob
+    answer cut short parses to an empty dict, and one with a damaged byte fails to decode.
+    Neither says anything about the job, so neither may end a wait.
+    """
+
+
+@contextmanager
+def damaged_answers(operation: str, job_id: str) -> Iterator[None]:
+    """Turn botocore's failures to read an answer into :class:`DamagedResponseError`."""
+    try:
+        yield
+    except (UnicodeDecodeError, ResponseParserError) as error:
+        raise DamagedResponseError(
+            f"{operation} answer for job {job_id} could not be read ({type(error).__name__})"
+        ) from error
+
+
+def describe_job_answer(response: Mapping[str, Any], job_id: str) -> JobDescription:
+    """The job in a DescribeJob answer; :class:`DamagedResponseError` when it does not describe ``job_id``."""
+    if response.get("JobId") != job_id:
+        raise DamagedResponseError(f"DescribeJob answer for job {job_id} arrived without the job's JobId")
+    return JobDescription.from_response(response)
 
 
 def _check_account_id(value: object) -> str:
@@ -180,7 +234,11 @@ class GlacierJobsHook(GlacierHook):
                 "must be an ArchiveRetrievalJob, InventoryRetrievalJob, SelectJob or a jobParameters dict",
             )
         parameters = job.to_job_parameters()
-        response = self.get_conn().initiate_job(
+        client = self.get_conn()
+        client.meta.events.register_first(
+            "needs-retry.glacier.InitiateJob", _no_resend_after_lost_answer, unique_id=_INITIATE_ONCE
+        )
+        response = client.initiate_job(
             accountId=self.account_id, vaultName=vault_name, jobParameters=parameters
         )
         initiated = InitiatedJob(
@@ -194,11 +252,17 @@ class GlacierJobsHook(GlacierHook):
         return initiated
 
     def get_job_description(self, vault_name: str, job_id: str) -> JobDescription:
-        """DescribeJob, typed. (``describe_job`` still returns the raw dict.)"""
+        """DescribeJob, typed. (``describe_job`` still returns the raw dict.)
+
+        An answer damaged on the way raises :class:`DamagedResponseError`, never a wrong description.
+        """
         vault_name = validate_vault_name(vault_name)
         job_id = check_non_empty("jobId", job_id)
-        response = self.get_conn().describe_job(accountId=self.account_id, vaultName=vault_name, jobId=job_id)
-        description = JobDescription.from_response(response)
+        with damaged_answers("DescribeJob", job_id):
+            response = self.get_conn().describe_job(
+                accountId=self.account_id, vaultName=vault_name, jobId=job_id
+            )
+        description = describe_job_answer(response, job_id)
         self.log.info("Glacier job %s in vault %s: %s", job_id, vault_name, description.status_code)
         return description
 

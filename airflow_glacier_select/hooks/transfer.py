@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import botocore.exceptions
 
 from airflow_glacier_select.exceptions import GlacierValidationError
+from airflow_glacier_select.hooks.glacier import DamagedResponseError
 from airflow_glacier_select.job_description import JobDescription
 from airflow_glacier_select.jobs import validate_vault_name
 from airflow_glacier_select.output_location import check_bucket_name, job_output_prefix
@@ -117,7 +118,9 @@ def _error_code(error: BaseException) -> str:
 
 def is_transient(error: BaseException) -> bool:
     """Whether downloading or uploading the same chunk again may succeed."""
-    if isinstance(error, (TreeHashMismatchError, IncompleteChunkError, *_TRANSIENT_BOTOCORE)):
+    if isinstance(
+        error, (TreeHashMismatchError, IncompleteChunkError, DamagedResponseError, *_TRANSIENT_BOTOCORE)
+    ):
         return True
     if isinstance(error, botocore.exceptions.ClientError):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

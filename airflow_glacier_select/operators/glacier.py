@@ -11,6 +11,11 @@ the job Description carries a resume token (:mod:`airflow_glacier_select.resumab
 before initiating, the operator reuses an in-progress or succeeded job in the vault that
 carries it. On Airflow 3.3+ ``ResumableJobMixin`` also records the job in the task state
 store, so a retry reconnects without even listing the vault's jobs.
+
+Transient failures (throttling, 5xx, a lost or damaged answer) while starting or polling a
+job are retried in the task with the trigger's capped backoff, up to ``max_wait``. A failed
+InitiateJob is retried only after looking for the job again by its token, since Glacier may
+have accepted it before the answer was lost.
 """
 
 from __future__ import annotations
@@ -54,7 +59,13 @@ from airflow_glacier_select.resumable import (
     carries_token,
     with_token,
 )
-from airflow_glacier_select.triggers.glacier import GlacierJobTrigger
+from airflow_glacier_select.triggers.glacier import (
+    ErrorKind,
+    GlacierJobTrigger,
+    classify_error,
+    describe_error,
+    poll_retry_delay,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -255,8 +266,33 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
         self.execute_resumable(context)
         return self._result()
 
+    def _retry_transient(self, what: str, deadline: float, failures: int, error: Exception) -> None:
+        """Back off after a transient failure, or re-raise ``error`` when it is not one or time is up."""
+        if classify_error(error) is not ErrorKind.TRANSIENT or time.monotonic() >= deadline:
+            raise error
+        delay = min(poll_retry_delay(failures, self.poll_interval), max(0.0, deadline - time.monotonic()))
+        self.log.warning(
+            "%s failed (%s); attempt %d, retrying in %.2fs", what, describe_error(error), failures, delay
+        )
+        time.sleep(delay)
+
     def submit_job(self, context: Context) -> dict[str, Any]:
-        """Reuse this task instance's job if an earlier try started one; otherwise initiate it."""
+        """Reuse this task instance's job if an earlier try started one; otherwise initiate it.
+
+        After a transient failure the vault is searched again before another InitiateJob.
+        """
+        deadline = time.monotonic() + self.max_wait
+        failures = 0
+        while True:
+            try:
+                return self._submit_once()
+            except Exception as error:
+                failures += 1
+                self._retry_transient(
+                    f"Starting a Glacier job in vault {self.vault_name}", deadline, failures, error
+                )
+
+    def _submit_once(self) -> dict[str, Any]:
         assert self._job is not None
         existing = self._find_own_job()
         if existing is not None:
@@ -338,8 +374,17 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
 
     def _poll(self, initiated: InitiatedJob) -> JobDescription:
         deadline = time.monotonic() + self.max_wait
+        failures = 0
         while True:
-            job = self.hook.get_job_description(initiated.vault_name, initiated.job_id)
+            try:
+                job = self.hook.get_job_description(initiated.vault_name, initiated.job_id)
+            except Exception as error:
+                failures += 1
+                self._retry_transient(
+                    f"DescribeJob for Glacier job {initiated.job_id}", deadline, failures, error
+                )
+                continue
+            failures = 0
             if job.succeeded:
                 return job
             if job.failed:

@@ -29,7 +29,13 @@ from airflow.providers.common.compat.sdk import (
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.job_rules import check_non_empty
 from airflow_glacier_select.jobs import JobDescription, validate_vault_name
-from airflow_glacier_select.triggers.glacier import DEFAULT_POLL_INTERVAL, GlacierJobTrigger
+from airflow_glacier_select.triggers.glacier import (
+    DEFAULT_POLL_INTERVAL,
+    ErrorKind,
+    GlacierJobTrigger,
+    classify_error,
+    describe_error,
+)
 
 try:  # Airflow >= 3.1 moved the deferral exceptions into the Task SDK.
     from airflow.sdk.exceptions import TaskDeferralTimeout  # type: ignore[attr-defined,unused-ignore]
@@ -103,8 +109,17 @@ class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
         check_non_empty("jobId", self.job_id)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        """One DescribeJob; a transient failure (throttling, 5xx, a lost or damaged answer) is "not yet"."""
         self._check_rendered()
-        job = self.hook.get_job_description(self.vault_name, self.job_id)
+        try:
+            job = self.hook.get_job_description(self.vault_name, self.job_id)
+        except Exception as error:
+            if classify_error(error) is not ErrorKind.TRANSIENT:
+                raise
+            self.log.warning(
+                "DescribeJob for Glacier job %s failed (%s); asking again", self.job_id, describe_error(error)
+            )
+            return False
         if job.failed:
             raise GlacierJobFailedError(job_failure_message(self.vault_name, job))
         if job.succeeded:

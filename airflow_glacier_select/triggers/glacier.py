@@ -27,7 +27,12 @@ import botocore.exceptions
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_glacier_select.exceptions import GlacierValidationError
-from airflow_glacier_select.hooks.glacier import GlacierJobsHook
+from airflow_glacier_select.hooks.glacier import (
+    DamagedResponseError,
+    GlacierJobsHook,
+    damaged_answers,
+    describe_job_answer,
+)
 from airflow_glacier_select.job_rules import check_non_empty
 from airflow_glacier_select.jobs import JobDescription, validate_vault_name
 
@@ -77,7 +82,7 @@ class ErrorKind(Enum):
     """How a failed DescribeJob call affects the wait."""
 
     TRANSIENT = "transient"
-    """Throttling, 5xx or a dropped connection: back off and ask again."""
+    """Throttling, 5xx, a dropped connection or a damaged answer: back off and ask again."""
     EXPIRED_CREDENTIALS = "expired-credentials"
     """The session token ran out: rebuild the client (re-reading the connection), then ask again."""
     FATAL = "fatal"
@@ -100,7 +105,7 @@ def classify_error(error: BaseException) -> ErrorKind:
         if isinstance(status, int) and status >= 500:
             return ErrorKind.TRANSIENT
         return ErrorKind.FATAL
-    if isinstance(error, _CONNECTION_ERRORS):
+    if isinstance(error, (*_CONNECTION_ERRORS, DamagedResponseError)):
         return ErrorKind.TRANSIENT
     return ErrorKind.FATAL
 
@@ -125,6 +130,16 @@ def backoff_delay(
         raise ValueError(f"attempt: {attempt!r} must be at least 1")
     step = min(cap, base * 2 ** min(attempt - 1, 32))
     return step / 2 + uniform() * step / 2
+
+
+def poll_retry_delay(attempt: int, poll_interval: float) -> float:
+    """Backoff after transient failure ``attempt`` of a wait: from 1 s (or less) up to ``poll_interval``.
+
+    A retry is never spaced further apart than a regular poll, and a short ``poll_interval``
+    (as in tests) keeps every retry short too.
+    """
+    base = min(1.0, poll_interval)
+    return backoff_delay(attempt, base=base, cap=max(poll_interval, base))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,14 +374,14 @@ class GlacierJobTrigger(BaseTrigger):
 
     async def _describe(self, shared: SharedGlacierClient) -> JobDescription:
         async with shared.borrow() as client:
-            response = await client.describe_job(
-                vaultName=self.vault_name, jobId=self.job_id, accountId=self.account_id
-            )
-        return JobDescription.from_response(response)
+            with damaged_answers("DescribeJob", self.job_id):
+                response = await client.describe_job(
+                    vaultName=self.vault_name, jobId=self.job_id, accountId=self.account_id
+                )
+        return describe_job_answer(response, self.job_id)
 
     async def _wait(self, shared: SharedGlacierClient) -> dict[str, Any]:
         """Poll until the job ends; transient failures only delay the next DescribeJob."""
-        base_delay = min(1.0, self.poll_interval)
         failures = 0
         job: JobDescription | None = None
         while True:
@@ -381,7 +396,7 @@ class GlacierJobTrigger(BaseTrigger):
                 if classify_error(error) is ErrorKind.FATAL:
                     return self._event("error", job, f"DescribeJob failed: {describe_error(error)}")
                 failures += 1
-                delay = backoff_delay(failures, base=base_delay, cap=max(self.poll_interval, base_delay))
+                delay = poll_retry_delay(failures, self.poll_interval)
                 self.log.warning(
                     "DescribeJob for Glacier job %s failed (%s); attempt %d, retrying in %.2fs",
                     self.job_id,
