@@ -223,6 +223,15 @@ def _migration_conf(connection: str, budget: int) -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def archive_ids(glacier_endpoint: Any) -> list[str]:
+    """The ``backups`` vault holding :data:`BACKUPS` (ids in that order), and an empty ``migrated`` bucket."""
+    glacier_endpoint.client("s3").create_bucket(Bucket="migrated")
+    return [
+        glacier_endpoint.put_archive("backups", body, f"backup-{n}.tar") for n, body in enumerate(BACKUPS)
+    ]
+
+
 def _report(s3: Any, dag_run: Any) -> dict[str, Any]:
     return json.loads(_read(s3, "migrated", f"vaults/_migration/backups/{dag_run.run_id}/report.json"))
 
@@ -233,13 +242,9 @@ def _archive_objects(s3: Any) -> dict[str, str]:
 
 
 def test_migration_example_copies_the_vault_then_a_rerun_copies_nothing_and_starts_no_job(
-    examples: Any, glacier_endpoint: Any, glacier_connection: str
+    examples: Any, glacier_endpoint: Any, glacier_connection: str, archive_ids: list[str]
 ) -> None:
-    archive_ids = [
-        glacier_endpoint.put_archive("backups", body, f"backup-{n}.tar") for n, body in enumerate(BACKUPS)
-    ]
     s3 = glacier_endpoint.client("s3")
-    s3.create_bucket(Bucket="migrated")
     module = examples("example_glacier_vault_migration")
     conf = _migration_conf(glacier_connection, budget=10 * 2**20)
 
@@ -273,13 +278,9 @@ def test_migration_example_copies_the_vault_then_a_rerun_copies_nothing_and_star
 
 
 def test_migration_example_paces_runs_by_the_daily_byte_budget(
-    examples: Any, glacier_endpoint: Any, glacier_connection: str
+    examples: Any, glacier_endpoint: Any, glacier_connection: str, archive_ids: list[str]
 ) -> None:
-    archive_ids = [
-        glacier_endpoint.put_archive("backups", body, f"backup-{n}.tar") for n, body in enumerate(BACKUPS)
-    ]
     s3 = glacier_endpoint.client("s3")
-    s3.create_bucket(Bucket="migrated")
     module = examples("example_glacier_vault_migration")
     # The first archive fits, the second would overflow the budget, the third still fits after the first.
     budget = len(BACKUPS[0]) + len(BACKUPS[2])
@@ -324,13 +325,9 @@ def _settle_retrievals(endpoint: Any, failing_archive_id: str, expected: int, st
 
 
 def test_migration_example_reports_a_failed_retrieval_and_fails_the_run(
-    examples: Any, glacier_endpoint: Any, glacier_connection: str
+    examples: Any, glacier_endpoint: Any, glacier_connection: str, archive_ids: list[str]
 ) -> None:
-    archive_ids = [
-        glacier_endpoint.put_archive("backups", body, f"backup-{n}.tar") for n, body in enumerate(BACKUPS)
-    ]
     s3 = glacier_endpoint.client("s3")
-    s3.create_bucket(Bucket="migrated")
     glacier_endpoint.set_tier_delay("Bulk", 3600)  # retrievals end only when the helper thread says so
     stop = threading.Event()
     settler = threading.Thread(

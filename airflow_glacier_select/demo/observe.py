@@ -75,8 +75,11 @@ def object_tree_hash(s3: Any, bucket: str, key: str) -> tuple[str, str | None, s
     """(tree hash of the object's bytes, the tree hash in its metadata, its storage class), streamed."""
     response = s3.get_object(Bucket=bucket, Key=key)
     tree = TreeHash()
-    with response["Body"] as body:
+    body = response["Body"]
+    try:
         for chunk in body.iter_chunks(MIB):
             tree.update(chunk)
+    finally:
+        body.close()
     metadata = response.get("Metadata") or {}
     return tree.hexdigest(), metadata.get(TREE_HASH_METADATA_KEY), response.get("StorageClass")

@@ -15,7 +15,7 @@ from typing import Any
 from airflow_glacier_select.demo.archives import SeededArchive, seed_archives
 from airflow_glacier_select.demo.endpoint import EndpointProcess
 from airflow_glacier_select.demo.observe import RunDelta, Snapshot
-from airflow_glacier_select.demo.scenario import BUCKETS, CONN_ID, CheckContext, DemoRun, demo_runs
+from airflow_glacier_select.demo.scenario import BUCKETS, CONN_ID, Check, CheckContext, DemoRun, demo_runs
 from airflow_glacier_select.demo.standalone import AirflowProcesses
 from airflow_glacier_select.demo.summary import RunOutcome, render_summary
 from airflow_glacier_select.testing.endpoint import RemoteGlacierEndpoint
@@ -23,8 +23,9 @@ from airflow_glacier_select.transfer_plan import format_bytes
 
 __all__ = ["main"]
 
-TIER_DELAYS = {"Expedited": 3.0, "Standard": 5.0, "Bulk": 8.0, "Inventory": 5.0}
-"""Seconds each kind of job takes on the local endpoint: long enough that every wait defers."""
+TIER_DELAYS = {"Expedited": 5.0, "Standard": 10.0, "Bulk": 30.0, "Inventory": 20.0}
+"""Seconds each kind of job takes on the local endpoint: long enough that every wait defers,
+even a sensor that starts a few task launches after its job."""
 POLL_SECONDS = 2
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 
@@ -105,7 +106,12 @@ def _run_wave(
     for run in wave:
         delta = RunDelta.between(before[run.run_id], Snapshot.take(glacier, s3, run.vault_name, run.bucket))
         context = CheckContext(s3, run.bucket, delta, seeded, initiated)
-        outcomes.append(RunOutcome(run, results[run.run_id], delta, run.checks(context)))
+        try:
+            checks = run.checks(context)
+        except Exception as error:  # a check that cannot even look is a failed check
+            checks = [Check(f"checking the run raised {error!r}", False)]
+        waits = airflow.waits_in_triggerer(run.dag_id, run.run_id)
+        outcomes.append(RunOutcome(run, results[run.run_id], delta, checks, waits))
     return outcomes
 
 
@@ -114,10 +120,11 @@ def _demo(args: argparse.Namespace, work: Path, started: float) -> list[RunOutco
     with EndpointProcess(work / "endpoint", work / "endpoint.log", TIER_DELAYS) as endpoint:
         _say(started, f"local Glacier endpoint at {endpoint.url} (separate process)")
         seeded = seed_archives(endpoint, work / "seed")
+        total = format_bytes(sum(archive.size for archive in seeded))
+        _say(started, f"seeded {len(seeded)} archives ({total}) into their vaults:")
         for archive in seeded:
-            _say(
-                started,
-                f"seeded {archive.spec.vault_name}: {archive.spec.path} ({format_bytes(archive.size)})",
+            print(
+                f"{'':10}{archive.spec.vault_name:14}{archive.spec.path:32}{format_bytes(archive.size):>10}"
             )
         s3: Any = endpoint.client("s3")
         for bucket in BUCKETS:

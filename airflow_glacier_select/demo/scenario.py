@@ -33,6 +33,7 @@ BUCKETS = (SELECT_BUCKET, RESTORE_BUCKET, MIGRATION_BUCKET)
 RESTORE_PATTERN = "photos/2019/*"
 MIGRATION_PREFIX = "vaults"
 MIGRATION_STORAGE_CLASS = "GLACIER_IR"
+_KEY_WIDTH = 40
 
 
 @dataclass(frozen=True)
@@ -61,19 +62,23 @@ class CheckContext:
     def verify_copies(
         self, expected: dict[str, SeededArchive], storage_class: str | None = None
     ) -> list[Check]:
-        """Every expected key written, its bytes' tree hash equal to the seeded archive's."""
+        """Every expected key written, its bytes' tree hash (and storage class) as seeded."""
         checks = []
-        for key, archive in sorted(expected.items()):
+        for key, archive in sorted(expected.items(), key=lambda item: item[1].spec.path):
+            shown = key if len(key) <= _KEY_WIDTH else key[: _KEY_WIDTH - 3] + "..."
             if key not in self.delta.written:
-                checks.append(Check(f"s3://{self.bucket}/{key} written", False))
+                checks.append(Check(f"{archive.spec.path}: s3://{self.bucket}/{shown} not written", False))
                 continue
             actual, stored, klass = object_tree_hash(self.s3, self.bucket, key)
-            ok = actual == stored == archive.sha256_tree_hash and self.delta.written[key] == archive.size
-            if ok:
+            hashed = actual == stored == archive.sha256_tree_hash and self.delta.written[key] == archive.size
+            if hashed:
                 self.delta.verified.append(key)
-            checks.append(Check(f"{key}: {archive.size:,} bytes, tree hash {actual[:12]}... matches", ok))
-            if storage_class is not None:
-                checks.append(Check(f"{key}: storage class {klass}", (klass or "STANDARD") == storage_class))
+            text = f"{archive.spec.path} -> {shown}: {archive.size:,} bytes, tree hash {actual[:12]}..."
+            if storage_class is None:
+                checks.append(Check(text, hashed))
+            else:
+                klass = klass or "STANDARD"
+                checks.append(Check(f"{text}, {klass}", hashed and klass == storage_class))
         return checks
 
 

@@ -125,6 +125,19 @@ class AirflowProcesses:
     ) -> None:
         self.stop()
 
+    def waits_in_triggerer(self, dag_id: str, run_id: str) -> int:
+        """Task instances of the run whose wait a triggerer process ran.
+
+        The triggerer logs each trigger it runs to ``<attempt log>.trigger.<triggerer id>.log``.
+        """
+        run_logs = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+        return len(
+            {
+                path.parent / path.name.split(".log.trigger.")[0]
+                for path in run_logs.glob("**/*.log.trigger.*.log")
+            }
+        )
+
     # -- REST API -----------------------------------------------------------------------
 
     def _request(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:

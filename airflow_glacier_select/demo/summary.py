@@ -30,6 +30,7 @@ class RunOutcome:
     result: RunResult
     delta: RunDelta
     checks: list[Check]
+    waits_in_triggerer: int
 
     @property
     def ok(self) -> bool:
@@ -48,6 +49,7 @@ class RunOutcome:
             self.run.label,
             self.result.state,
             f"{self.delta.jobs_started}" + (f" ({states})" if states else ""),
+            str(self.waits_in_triggerer),
             format_bytes(self.delta.bytes_written),
             str(len(self.delta.verified)) if self.delta.verified else "-",
             str(len(self.delta.written)),
