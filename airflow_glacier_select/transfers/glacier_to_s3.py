@@ -114,6 +114,9 @@ class GlacierJobOutputToS3Operator(_GlacierToS3Base):
     :param chunk_size: bytes per chunk, a power of two MiB from 8 MiB (default 16 MiB).
     :param concurrency: chunks in flight at once, 1-32 (default 4).
     :param max_attempts: attempts per chunk before the transfer fails (default 5).
+    :param retry_base_delay: seconds of backoff after a chunk's first failed attempt, doubling
+        with each further one (default 1).
+    :param retry_max_delay: the backoff's cap in seconds (default 30).
     :param dest_aws_conn_id: connection for S3; None (default) uses ``aws_conn_id``.
     :param account_id: the vault owner's account id; ``-`` (default) is the credentials' account.
     """
@@ -150,6 +153,8 @@ class GlacierJobOutputToS3Operator(_GlacierToS3Base):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         concurrency: int = DEFAULT_CONCURRENCY,
         max_attempts: int = 5,
+        retry_base_delay: float = 1.0,
+        retry_max_delay: float = 30.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -165,7 +170,9 @@ class GlacierJobOutputToS3Operator(_GlacierToS3Base):
         # Not templated: checked now, when the DAG is parsed.
         self.chunk_size = check_chunk_size(chunk_size)
         self.concurrency = check_concurrency(concurrency)
-        self.retry = RetryPolicy(max_attempts=max_attempts)
+        self.retry = RetryPolicy(
+            max_attempts=max_attempts, base_delay=retry_base_delay, max_delay=retry_max_delay
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         settings = S3ObjectSettings(
