@@ -18,6 +18,15 @@ STORM = 50
 """Consecutive throttling answers in a storm: far beyond botocore's own retries."""
 FEW = 4
 """Consecutive 5xx answers or damaged bodies in the other transient cells."""
+TRANSIENT = [
+    ("throttle-storm", "throttle", STORM),
+    ("http500", "http500", FEW),
+    ("http503", "http503", FEW),
+    ("reset", "reset", FEW),
+]
+"""(matrix fault, endpoint fault kind, consecutive count) of the faults a retry must ride out."""
+DAMAGED = [("truncate", "truncate", FEW), ("corrupt", "corrupt", FEW)]
+"""Answers that arrive, but cut short or with a byte flipped."""
 NO_BOTOCORE_RETRIES = {"retries": {"mode": "standard", "total_max_attempts": 1}}
 """botocore's retries off: every recovery observed is the package's own capped backoff."""
 

@@ -16,9 +16,9 @@ from dag_runs import Code, DagFolder, airflow_db, dag_folder, run_dag, xcom_resu
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 
 from .faults import (
-    FEW,
+    DAMAGED,
     NO_BOTOCORE_RETRIES,
-    STORM,
+    TRANSIENT,
     VAULT,
     archive_bytes,
     armed_faults,
@@ -33,13 +33,6 @@ __all__ = ["airflow_db", "dag_folder"]
 pytestmark = pytest.mark.slow
 
 ARCHIVE = archive_bytes(1024 * 1024 + 17)
-TRANSIENT = [
-    ("throttle-storm", "throttle", STORM),
-    ("http500", "http500", FEW),
-    ("http503", "http503", FEW),
-    ("reset", "reset", FEW),
-]
-DAMAGED = [("truncate", "truncate", FEW), ("corrupt", "corrupt", FEW)]
 
 
 def _restore_dag(

@@ -24,9 +24,10 @@ from airflow_glacier_select.treehash import MIB
 from .dags import call, load_dag
 from .faults import (
     BUCKET,
-    FEW,
+    DAMAGED,
     NO_BOTOCORE_RETRIES,
     STORM,
+    TRANSIENT,
     VAULT,
     archive_bytes,
     armed_faults,
@@ -41,13 +42,6 @@ pytestmark = pytest.mark.slow
 
 ARCHIVE = archive_bytes(2 * 8 * MIB + MIB + 4321, seed=17)
 KEY = "restored/reliability.bin"
-TRANSIENT = [
-    ("throttle-storm", "throttle", STORM),
-    ("http500", "http500", FEW),
-    ("http503", "http503", FEW),
-    ("reset", "reset", FEW),
-]
-DAMAGED = [("truncate", "truncate", FEW), ("corrupt", "corrupt", FEW)]
 
 
 @pytest.fixture
