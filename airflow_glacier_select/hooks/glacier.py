@@ -333,7 +333,8 @@ class GlacierJobsHook(GlacierHook):
             accountId=self.account_id, vaultName=vault_name, jobId=job_id, **extra
         )
         output = JobOutput.from_response(response)
-        self.log.info(
+        # DEBUG: a transfer opens one ranged output per chunk; its own progress lines are the INFO view.
+        self.log.debug(
             "Opened output of job %s in vault %s (%s, %s bytes)",
             job_id,
             vault_name,
