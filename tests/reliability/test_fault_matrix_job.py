@@ -7,14 +7,23 @@ or fails with the message asserted; and the vault holds exactly one job either w
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib
+import json
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
-from dag_runs import Code, DagFolder, airflow_db, dag_folder, run_dag, xcom_result
+from dag_runs import Code, DagFolder, airflow_db, dag_folder, import_dag_file, run_dag, xcom_result
 
+from airflow_glacier_select.operators.glacier import GlacierArchiveRetrievalOperator
 from airflow_glacier_select.testing import LocalGlacierEndpoint
+from airflow_glacier_select.triggers.glacier import GlacierJobTrigger
 
+from .crash import run_until_killed
 from .faults import (
     DAMAGED,
     NO_BOTOCORE_RETRIES,
@@ -175,3 +184,76 @@ def test_worker_lost_while_waiting_is_retried_onto_the_same_job(
     assert [job["JobId"] for job in vault_jobs(glacier_endpoint)] == [result["job_id"]]
     assert glacier_endpoint.request_count("InitiateJob") == 1
     assert job_output(glacier_endpoint, result["job_id"]) == ARCHIVE
+
+
+@pytest.mark.fault_cell("worker-death", "initiate")
+def test_worker_killed_right_after_initiate_job_is_retried_onto_the_same_job(
+    tmp_path: Path,
+    dag_folder: DagFolder,
+    glacier_endpoint: LocalGlacierEndpoint,
+    glacier_connection: str,
+    archive_id: str,
+) -> None:
+    dag = _restore_dag(dag_folder, "killed_after_initiate", glacier_connection, archive_id, "poll")
+    program = (
+        "from pathlib import Path\nfrom dag_runs import import_dag_file, run_dag\n"
+        f"run_dag(import_dag_file(Path({dag.__file__!r})))\n"
+    )
+    run_until_killed("airflow_glacier_select.hooks.glacier:GlacierJobsHook.initiate_job", program, tmp_path)
+    [paid_for] = vault_jobs(glacier_endpoint)
+
+    # The same task instance runs again, on another worker.
+    dag_run = run_dag(import_dag_file(Path(dag.__file__)))
+    result = _restored(dag_run, glacier_endpoint)
+    assert result["job_id"] == paid_for["JobId"]
+    assert glacier_endpoint.request_count("InitiateJob") == 1
+
+
+async def _collect(trigger: GlacierJobTrigger) -> list[dict[str, Any]]:
+    return [event.payload async for event in trigger.run()]
+
+
+@pytest.mark.fault_cell("triggerer-restart", "wait")
+def test_trigger_rebuilt_from_its_serialised_kwargs_in_a_fresh_loop_finishes_the_wait(
+    glacier_endpoint: LocalGlacierEndpoint, glacier_connection: str, archive_id: str
+) -> None:
+    glacier_endpoint.set_tier_delay("Standard", 3600)
+    operator = GlacierArchiveRetrievalOperator(
+        task_id="restore", vault_name=VAULT, archive_id=archive_id, aws_conn_id=glacier_connection
+    )
+    job_id = operator.hook.initiate_job(VAULT, operator.build_job("")).job_id
+    trigger = GlacierJobTrigger(
+        vault_name=VAULT,
+        job_id=job_id,
+        aws_conn_id=glacier_connection,
+        botocore_config=NO_BOTOCORE_RETRIES,
+        poll_interval=0.02,
+        deadline=time.time() + 120,
+    )
+    classpath, kwargs = trigger.serialize()
+    stored = json.loads(json.dumps(kwargs))  # what the triggerer keeps of it, in its database
+
+    async def first_triggerer() -> list[dict[str, Any]]:
+        """Polls until the job has been described twice, then its process is gone mid-wait."""
+        waiting = asyncio.ensure_future(_collect(trigger))
+        while await asyncio.to_thread(glacier_endpoint.request_count, "DescribeJob") < 2:
+            await asyncio.sleep(0.01)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            return await waiting
+        return []
+
+    assert asyncio.run(first_triggerer()) == []  # no event fired before the restart
+
+    module, _, name = classpath.rpartition(".")
+    rebuilt = getattr(importlib.import_module(module), name)(**stored)
+    with once(
+        lambda: glacier_endpoint.request_count("DescribeJob") >= 4,
+        lambda: glacier_endpoint.complete_job(VAULT, job_id),
+    ):
+        [event] = asyncio.run(asyncio.wait_for(_collect(rebuilt), timeout=60))
+    assert (event["status"], event["job"]["StatusCode"]) == ("success", "Succeeded")
+    result = operator.execute_complete({}, event)  # type: ignore[arg-type]
+    assert (result["job_id"], result["job"]["JobId"]) == (job_id, job_id)
+    assert [job["JobId"] for job in vault_jobs(glacier_endpoint)] == [job_id]
+    assert job_output(glacier_endpoint, job_id) == ARCHIVE

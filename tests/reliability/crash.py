@@ -1,0 +1,54 @@
+"""A worker killed outright: a Python process that runs some work and dies right after a chosen call.
+
+``os._exit`` ends the process the moment the call returns: no ``finally``, no exception
+handler, no abort of an S3 multipart upload, no XCom or task state written. That is what a
+worker lost to the OOM killer or a spot reclaim leaves behind, and what a retry must cope with.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+EXIT_CODE = 75
+
+_RUNNER = """
+import importlib, os, sys
+
+sys.path.insert(0, {tests!r})
+module_name, _, attribute = {target!r}.partition(":")
+owner_name, _, method_name = attribute.rpartition(".")
+owner = getattr(importlib.import_module(module_name), owner_name)
+original = getattr(owner, method_name)
+
+
+def then_die(*args, **kwargs):
+    original(*args, **kwargs)
+    os._exit({code})
+
+
+setattr(owner, method_name, then_die)
+"""
+
+
+def run_until_killed(target: str, program: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``program`` (Python source) in a new process that dies right after ``target`` returns.
+
+    ``target`` is ``module:Class.method``. The process inherits this one's environment (the
+    test's AIRFLOW_HOME, connections and dags folder). Asserts that it did die there.
+    """
+    script = tmp_path / "killed_worker.py"
+    tests = str(Path(__file__).resolve().parents[1])
+    script.write_text(_RUNNER.format(tests=tests, target=target, code=EXIT_CODE) + program)
+    finished = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=240,
+        check=False,
+    )
+    assert finished.returncode == EXIT_CODE, finished.stderr[-3000:]
+    return finished
