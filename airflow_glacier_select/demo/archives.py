@@ -24,7 +24,7 @@ import csv
 import io
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -181,11 +181,14 @@ def expected_sales_report(seed: int = 2024) -> dict[str, dict[str, int | str]]:
     }
 
 
-def seed_archives(endpoint: ArchiveStore, folder: Path) -> list[SeededArchive]:
-    """Write each archive to a file under ``folder``, hashing as it goes, and store it in its vault."""
+def seed_archives(
+    endpoint: ArchiveStore, folder: Path, specs: Iterable[ArchiveSpec] | None = None
+) -> list[SeededArchive]:
+    """Write each archive (default: :func:`archive_specs`) to a file under ``folder``, hashing
+    as it goes, and store it in its vault; the file is removed once stored."""
     folder.mkdir(parents=True, exist_ok=True)
     seeded = []
-    for number, spec in enumerate(archive_specs()):
+    for number, spec in enumerate(archive_specs() if specs is None else specs):
         file = folder / f"archive-{number}.bin"
         tree = TreeHash()
         with file.open("wb") as handle:

@@ -16,7 +16,8 @@ __all__ = ["RunOutcome", "render_summary"]
 _COLUMNS = (
     "DAG run",
     "state",
-    "Glacier jobs",
+    "Glacier jobs started",
+    "waits in triggerer",
     "bytes to S3",
     "tree hashes verified",
     "S3 keys written",
