@@ -518,7 +518,33 @@ class _Run:
         )
         return chunk, root, service_hash, str(response["ETag"])
 
+    def _abort_stale_uploads(self) -> None:
+        """Abort multipart uploads to this key left by an earlier attempt that was killed mid-copy.
+
+        A dead worker cannot abort its upload, and S3 keeps (and bills) its parts until someone
+        does. This copy is about to write the same key, so any upload still open on it is
+        stale. Without the ListBucketMultipartUploads permission the check is skipped.
+        """
+        s3 = self.transfer.s3
+        try:
+            listed = s3.list_multipart_uploads(Bucket=self.bucket, Prefix=self.key)
+        except botocore.exceptions.ClientError as error:
+            self.log.warning(
+                "Could not list multipart uploads of s3://%s/%s (%s)", self.bucket, self.key, error
+            )
+            return
+        for upload in listed.get("Uploads", []):
+            if upload.get("Key") == self.key:
+                self.log.warning(
+                    "Aborting multipart upload %s of s3://%s/%s, left by an earlier attempt",
+                    upload["UploadId"],
+                    self.bucket,
+                    self.key,
+                )
+                self._abort(str(upload["UploadId"]))
+
     def _multipart(self) -> VerificationResult:
+        self._abort_stale_uploads()
         # The job's tree hash is known before the upload starts; the object only becomes
         # visible if the whole output matches it, so the metadata never vouches for bad bytes.
         created = self.transfer._with_retries(
