@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.transfer_plan import GlacierTransferError
 from airflow_glacier_select.treehash import MIB
 
+from .crash import run_until_killed
 from .dags import call, load_dag
 from .faults import (
     BUCKET,
@@ -189,3 +191,47 @@ def test_s3_failing_mid_multipart_upload_aborts_it(
     assert re.match(message, str(failure)), str(failure)
     assert glacier_endpoint.request_count("CreateMultipartUpload") == 1
     assert glacier_endpoint.request_count("AbortMultipartUpload") == 1
+
+
+_KILLED_COPY = """
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+from airflow_glacier_select.hooks.glacier import GlacierJobsHook
+from airflow_glacier_select.hooks.transfer import GlacierToS3Transfer
+
+conn = {conn!r}
+transfer = GlacierToS3Transfer(
+    GlacierJobsHook(aws_conn_id=conn), S3Hook(aws_conn_id=conn), chunk_size={chunk_size}, concurrency=1
+)
+transfer.copy_job_output({vault!r}, {job_id!r}, {bucket!r}, {key!r})
+"""
+
+
+@pytest.mark.parametrize(
+    "stage",
+    [
+        pytest.param("download", marks=pytest.mark.fault_cell("worker-death", "download")),
+        pytest.param("upload", marks=pytest.mark.fault_cell("worker-death", "upload")),
+    ],
+)
+def test_copy_killed_mid_transfer_is_retried_to_a_complete_object_and_no_stray_upload(
+    stage: str,
+    tmp_path: Path,
+    dag_folder: DagFolder,
+    glacier_endpoint: LocalGlacierEndpoint,
+    glacier_connection: str,
+    job_id: str,
+) -> None:
+    # download: killed holding the first chunk, downloaded and verified but not yet uploaded;
+    # upload: killed right after the first part reached S3.
+    target = {"download": "_Run._download", "upload": "_Run._copy_part"}[stage]
+    program = _KILLED_COPY.format(
+        conn=glacier_connection, chunk_size=8 * MIB, vault=VAULT, job_id=job_id, bucket=BUCKET, key=KEY
+    )
+    run_until_killed(f"airflow_glacier_select.hooks.transfer:{target}", program, tmp_path)
+    objects, uploads = s3_leftovers(glacier_endpoint)
+    assert (objects, uploads) == ([], [KEY])  # the dead worker could not abort its upload
+
+    # The task is retried on another worker.
+    dag_run = run_dag(copy_dag(dag_folder, f"copy_killed_{stage}", glacier_connection, job_id))
+    landed(dag_run, glacier_endpoint, job_id)
