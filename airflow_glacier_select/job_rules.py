@@ -8,6 +8,7 @@ the package re-implements them. No Airflow import: this is the pure core.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -120,6 +121,13 @@ def check_archive_size(value: object, field: str = "archive_size") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise GlacierValidationError(field, value, "must be a non-negative integer")
     return value
+
+
+def check_seconds(field: str, value: object) -> float:
+    """A duration such as a poll interval: a finite number of seconds above 0 (not a bool, not text)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise GlacierValidationError(field, value, "must be a number of seconds above 0")
+    return float(value)
 
 
 def split_byte_range(value: object) -> tuple[int, int] | None:

@@ -216,10 +216,13 @@ def test_waits_are_sized_for_bulk_retrievals() -> None:
     assert op.poll_interval >= 30
 
 
-@pytest.mark.parametrize(("name", "value"), [("poll_interval", 0), ("max_wait", -1)])
-def test_wait_settings_must_be_positive(name: str, value: float) -> None:
-    with pytest.raises(ValueError, match=f"{name}: {value!r} must be greater than 0 seconds"):
+@pytest.mark.parametrize(
+    ("name", "value"), [("poll_interval", 0), ("max_wait", -1), ("poll_interval", "60"), ("max_wait", None)]
+)
+def test_wait_settings_must_be_positive(name: str, value: object) -> None:
+    with pytest.raises(GlacierValidationError) as raised:
         GlacierInventoryRetrievalOperator(task_id="inventory", vault_name="vault", **{name: value})
+    assert str(raised.value) == f"{name}: {value!r} must be a number of seconds above 0"
 
 
 def test_operators_and_link_are_registered_with_airflow() -> None:

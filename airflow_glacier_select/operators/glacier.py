@@ -38,7 +38,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook, InitiatedJob
-from airflow_glacier_select.job_rules import check_description
+from airflow_glacier_select.job_rules import check_description, check_seconds
 from airflow_glacier_select.jobs import (
     ArchiveRetrievalJob,
     CsvInput,
@@ -199,12 +199,8 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
         self.sns_topic = sns_topic
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        if not poll_interval > 0:
-            raise ValueError(f"poll_interval: {poll_interval!r} must be greater than 0 seconds")
-        if not max_wait > 0:
-            raise ValueError(f"max_wait: {max_wait!r} must be greater than 0 seconds")
-        self.poll_interval = float(poll_interval)
-        self.max_wait = float(max_wait)
+        self.poll_interval = check_seconds("poll_interval", poll_interval)
+        self.max_wait = check_seconds("max_wait", max_wait)
         self._token = ""
         self._job: JobParameters | None = None
         self._initiated: InitiatedJob | None = None

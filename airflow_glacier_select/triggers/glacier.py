@@ -33,7 +33,7 @@ from airflow_glacier_select.hooks.glacier import (
     damaged_answers,
     describe_job_answer,
 )
-from airflow_glacier_select.job_rules import check_non_empty
+from airflow_glacier_select.job_rules import check_non_empty, check_seconds
 from airflow_glacier_select.jobs import JobDescription, validate_vault_name
 
 DEFAULT_POLL_INTERVAL = 60.0
@@ -287,14 +287,7 @@ class GlacierJobTrigger(BaseTrigger):
         deadline: float | None = None,
     ) -> None:
         super().__init__()
-        if (
-            isinstance(poll_interval, bool)
-            or not isinstance(poll_interval, (int, float))
-            or poll_interval <= 0
-        ):
-            raise GlacierValidationError(
-                "poll_interval", poll_interval, "must be a number of seconds above 0"
-            )
+        poll_interval = check_seconds("poll_interval", poll_interval)
         if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float))):
             raise GlacierValidationError("deadline", deadline, "must be epoch seconds or None")
         self.vault_name = validate_vault_name(vault_name)
