@@ -21,7 +21,13 @@ def call(name: str, **kwargs: Any) -> str:
     return f"{name}(" + ", ".join(f"{key}={value!r}" for key, value in kwargs.items()) + ")"
 
 
-def load_dag(folder: DagFolder, dag_id: str, tasks: list[str], chain: bool = False) -> ModuleType:
+def load_dag(
+    folder: DagFolder,
+    dag_id: str,
+    tasks: list[str],
+    chain: bool = False,
+    params: dict[str, Any] | None = None,
+) -> ModuleType:
     """Write a DAG file holding ``tasks`` (source texts, see :func:`call`) and import it.
 
     With ``chain`` the tasks run one after another in the order given.
@@ -32,8 +38,8 @@ def load_dag(folder: DagFolder, dag_id: str, tasks: list[str], chain: bool = Fal
     source = (
         DAG_HEADER
         + IMPORTS
-        + f"\nwith DAG({dag_id!r}, schedule=None, start_date=datetime.datetime(2024, 1, 1)) as dag:\n"
-        + body
+        + f"\nwith DAG({dag_id!r}, schedule=None, start_date=datetime.datetime(2024, 1, 1), "
+        f"params={params or {}!r}) as dag:\n" + body
     )
     file = folder.path / f"{dag_id}.py"
     file.write_text(source)
