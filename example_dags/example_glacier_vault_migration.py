@@ -284,10 +284,17 @@ with DAG(
             )
         return started
 
-    @task
-    def job_ids(started: list[list[dict[str, Any]]]) -> list[str]:
-        """The jobs of every batch as one list, one mapped wait and copy each."""
-        return [entry["job_id"] for batch in started for entry in batch]
+    @task(trigger_rule="none_failed")
+    def job_ids(**context: Any) -> list[str]:
+        """The jobs of every batch as one list, one mapped wait and copy each.
+
+        It also runs when there was nothing to start (``start_retrievals`` mapped over no
+        batch is skipped): an empty list, rather than a skip, tells Airflow the copies
+        expand to nothing.
+        """
+        return [
+            entry["job_id"] for batch in _mapped_values(context["ti"], "start_retrievals") for entry in batch
+        ]
 
     @task(trigger_rule="all_done")
     def write_report(**context: Any) -> dict[str, Any]:
@@ -336,7 +343,8 @@ with DAG(
 
     plan = plan_migration()
     started = start_retrievals.expand(batch=plan)
-    jobs = job_ids(started)
+    jobs = job_ids()
+    started >> jobs
 
     @task_group
     def copy_archive(job_id: str) -> None:
