@@ -71,6 +71,11 @@ class Stopwatch:
         self.cpu = time.process_time() - self.cpu_start
 
 
+def children_peak_rss_mb() -> float:
+    """Largest peak RSS among the waited-for child processes so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / MB
+
+
 def children_cpu_seconds() -> float:
     """User + system CPU of every waited-for child process so far (grandchildren included)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -87,8 +87,9 @@ def draw_chart(headlines: list[Headline], path: Path) -> None:
 def _summary(headlines: list[Headline], results_dir: Path) -> str:
     info: dict[str, Any] = machine()
     versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items() if version)
+    notes = "".join(f"- {h.benchmark}, {h.metric}: {h.note}\n" for h in headlines if h.note)
     return (
-        f"{headline_table(headlines)}\n\n"
+        f"{headline_table(headlines)}\n\n{notes}{chr(10) if notes else ''}"
         f"Machine: {info['nproc']} CPUs ({info['cpu_model']}), {info['ram_gib']} GiB RAM, "
         f"Python {info['python']}, {info['platform']}; {versions}.\n"
     )
