@@ -1,9 +1,9 @@
 """Fixtures of the reliability suite and the figures it prints at the end of the session.
 
 Tests mark what they cover: ``@pytest.mark.fault_cell(fault, stage)`` for a cell of the
-fault matrix (see :mod:`matrix`), ``@pytest.mark.bad_input`` for one refused input, and
-``@pytest.mark.secret_scan`` for a scan for connection secrets. The terminal summary prints
-the matrix and the counts that README's "Reliability" section quotes.
+fault matrix (see :mod:`matrix`) and ``@pytest.mark.bad_input`` for one refused input; the
+secrets audit reports each sink it searched through :func:`record_secret_scan`. The terminal
+summary prints the matrix and the counts that README's "Reliability" section quotes.
 """
 
 from __future__ import annotations
@@ -18,13 +18,18 @@ from . import matrix
 
 _CELL_OUTCOMES: defaultdict[tuple[str, str], list[bool]] = defaultdict(list)
 _COUNTS: defaultdict[str, list[bool]] = defaultdict(list)
-_MARKERS = ("bad_input", "secret_scan")
+_SECRET_SCANS: list[tuple[str, int, int]] = []
+_MARKERS = ("bad_input",)
+
+
+def record_secret_scan(sink: str, size: int, found: int) -> None:
+    """One sink searched for connection secrets: its name, bytes searched, secrets found in it."""
+    _SECRET_SCANS.append((sink, size, found))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fault_cell(fault, stage): the fault matrix cell a test covers")
     config.addinivalue_line("markers", "bad_input: one bad input, refused before any request")
-    config.addinivalue_line("markers", "secret_scan: a scan of a sink for connection secrets")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -50,15 +55,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not (_CELL_OUTCOMES or _COUNTS):
+    if not (_CELL_OUTCOMES or _COUNTS or _SECRET_SCANS):
         return
     write = terminalreporter.write_line
     terminalreporter.section("reliability figures")
     if _CELL_OUTCOMES:
         for line in matrix.render(_CELL_OUTCOMES):
             write(line)
-    bad, scans = _COUNTS.get("bad_input", []), _COUNTS.get("secret_scan", [])
+    bad = _COUNTS.get("bad_input", [])
     if bad:
         write(f"bad inputs: {sum(bad)} of {len(bad)} refused before any request, naming field, value, rule")
-    if scans:
-        write(f"secret scans: {sum(scans)} of {len(scans)} sinks clean (0 secrets found in each clean sink)")
+    if _SECRET_SCANS:
+        found = sum(count for _, _, count in _SECRET_SCANS)
+        size = sum(size for _, size, _ in _SECRET_SCANS)
+        write(f"secrets found: {found} in {len(_SECRET_SCANS)} sinks ({size:,} characters searched)")
+        for sink, size, count in _SECRET_SCANS:
+            write(f"  {sink}: {count} in {size:,} characters")
