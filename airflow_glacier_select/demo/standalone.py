@@ -71,6 +71,8 @@ class AirflowProcesses:
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__PARALLELISM": "8",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            # Airflow 3.0 signs the all-admins token with ``iss`` unset, which PyJWT refuses.
+            "AIRFLOW__API_AUTH__JWT_ISSUER": "airflow-glacier-select-demo",
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
@@ -78,6 +80,7 @@ class AirflowProcesses:
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__ENABLE_XCOM_DESERIALIZE_SUPPORT": "True",  # XCom values as JSON, not repr
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api}/execution/",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
