@@ -47,8 +47,14 @@ def _serve(jobs: int, vault: str, storage_dir: str | None) -> None:
         parameters = {"Type": "archive-retrieval", "ArchiveId": archive_id, "Tier": "Bulk"}
         job_ids = [backend.start_job(vault, parameters).job_id for _ in range(jobs)]
         print(json.dumps({"url": endpoint.url, "vault": vault, "job_ids": job_ids}), flush=True)
-        threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+        # Serve until the parent closes our stdin (it exited, even if killed) or sends SIGTERM.
+        threading.Thread(target=_set_when_stdin_closes, args=(stop,), daemon=True).start()
         stop.wait()
+
+
+def _set_when_stdin_closes(stop: threading.Event) -> None:
+    sys.stdin.read()
+    stop.set()
 
 
 @contextlib.contextmanager
