@@ -122,7 +122,8 @@ def _mapped_values(ti: Any, task_id: str) -> list[Any]:
 def _within_budget(
     pending: Iterable[InventoryArchive], budget: int, deferred: dict[str, int]
 ) -> Iterator[InventoryArchive]:
-    """Archives in order while they fit ``budget`` bytes; the rest are counted in ``deferred``."""
+    """The archives, in order, that fit in what is left of ``budget`` bytes (the first one always
+    does, so an archive larger than the budget is not stuck); the others are counted in ``deferred``."""
     spent = 0
     for archive in pending:
         if spent + archive.size <= budget or spent == 0:

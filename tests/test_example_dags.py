@@ -250,6 +250,13 @@ def test_migration_example_copies_the_vault_then_a_rerun_copies_nothing_and_star
     s3 = glacier_endpoint.client("s3")
     module = examples("example_glacier_vault_migration")
     conf = _migration_conf(glacier_connection, budget=10 * 2**20)
+    # An earlier attempt retrieved the first archive but never copied it: that paid job is reused.
+    glacier = glacier_endpoint.client()
+    earlier = glacier.initiate_job(
+        vaultName="backups", jobParameters={"Type": "archive-retrieval", "ArchiveId": archive_ids[0]}
+    )["jobId"]
+    glacier_endpoint.complete_job("backups", earlier)
+    glacier_endpoint.reset_counts()
 
     first = _run(module, conf, day=0)
 
@@ -263,8 +270,10 @@ def test_migration_example_copies_the_vault_then_a_rerun_copies_nothing_and_star
         assert response["Metadata"][TREE_HASH_METADATA_KEY] == tree_hash(body)
     report = _report(s3, first)
     assert report["copied"] == {"archives": 3, "bytes": sum(map(len, BACKUPS))}
-    assert report["jobs_started"] == 3 and report["failed"]["archives"] == 0
-    assert glacier_endpoint.request_count("InitiateJob") == 4  # one inventory, three retrievals
+    assert report["failed"]["archives"] == 0
+    assert (report["jobs_started"], report["jobs_reused"]) == (2, 1)
+    assert [e["job_id"] for e in report["copied_archives"] if e["archive_id"] == archive_ids[0]] == [earlier]
+    assert glacier_endpoint.request_count("InitiateJob") == 3  # one inventory, two retrievals
 
     glacier_endpoint.reset_counts()
     second = _run(module, conf, day=1)
