@@ -83,7 +83,7 @@ with DAG(
 
     collect_results = GlacierSelectResultsOperator(task_id="collect_results", job_id=select_orders.output)
 
-    @task
+    @task(multiple_outputs=False)  # one XCom: the report, not one per key
     def write_report(results: dict[str, Any], **context: Any) -> dict[str, Any]:
         """Total the selected orders per region, one result line at a time, and store the report."""
         s3 = S3Hook(aws_conn_id=context["params"]["aws_conn_id"]).get_conn()

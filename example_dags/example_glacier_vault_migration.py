@@ -297,7 +297,7 @@ with DAG(
             entry["job_id"] for batch in _mapped_values(context["ti"], "start_retrievals") for entry in batch
         ]
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", multiple_outputs=False)
     def write_report(**context: Any) -> dict[str, Any]:
         """Write ``report.json``; fail the run if any archive of this run was not copied verified."""
         params, ti = context["params"], context["ti"]
