@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from airflow_standalone import AirflowStandalone
+
+from airflow_glacier_select.demo.standalone import AirflowProcesses
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -76,28 +79,32 @@ def test_sensor_defers_to_the_triggerer_process(glacier_endpoint, tmp_path: Path
     dags.mkdir()
     (dags / f"{DAG_ID}.py").write_text(DAG_FILE)
 
-    with AirflowStandalone(tmp_path / "home", dags, _connection_env(glacier_endpoint.url)) as airflow:
-        airflow.wait_for_dag(DAG_ID)
+    with AirflowProcesses(tmp_path / "home", dags, _connection_env(glacier_endpoint.url)) as airflow:
+        airflow.start(timeout=300)
+        airflow.wait_for_dags([DAG_ID], timeout=300)
         glacier_endpoint.reset_counts()
         airflow.trigger(DAG_ID, "deferred-run", conf={"job_id": job_id})
 
-        # The task must reach "deferred": its wait now belongs to the triggerer.
-        airflow.wait_for_task_state(DAG_ID, "deferred-run", "wait_for_job", "deferred", timeout=300)
-        polls = glacier_endpoint.request_count("DescribeJob")
-        airflow.wait_for_requests(lambda: glacier_endpoint.request_count("DescribeJob") > polls)
-
+        # The sensor's first poke, then the trigger's polls: the job is being waited on.
+        _wait_until(lambda: glacier_endpoint.request_count("DescribeJob") >= 3, timeout=300)
         glacier_endpoint.complete_job(VAULT, job_id)
-        state = airflow.wait_for_run(DAG_ID, "deferred-run", timeout=300)
-        log = airflow.log_text()
+        result = airflow.wait_for_run(DAG_ID, "deferred-run", timeout=300)
+        waits_in_triggerer = airflow.waits_in_triggerer(DAG_ID, "deferred-run")
 
-    assert state == "success", log[-6000:]
+    assert result.state == "success", result.task_states
+    assert waits_in_triggerer == 1
     # The triggerer writes what a trigger logs to "<attempt log>.trigger.<triggerer job id>.log":
     # the file exists only because a triggerer process ran our trigger.
     run_logs = tmp_path / "home" / "logs" / f"dag_id={DAG_ID}" / "run_id=deferred-run"
-    task_logs = run_logs / "task_id=wait_for_job"
-    trigger_logs = sorted(task_logs.glob("attempt=1.log.trigger.*.log"))
-    assert trigger_logs, f"no triggerer log among {sorted(p.name for p in task_logs.iterdir())}"
-    trigger_log = trigger_logs[0].read_text()
+    trigger_log = next(run_logs.glob("task_id=wait_for_job/attempt=1.log.trigger.*.log")).read_text()
     assert f"Waiting for Glacier job {job_id}" in trigger_log
     assert "Trigger fired event" in trigger_log
     assert "'status': 'success'" in trigger_log
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met after {timeout}s")
+        time.sleep(1)
