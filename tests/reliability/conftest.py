@@ -22,9 +22,17 @@ _SECRET_SCANS: list[tuple[str, int, int]] = []
 _MARKERS = ("bad_input",)
 
 
+_SECRET_NOTES: list[str] = []
+
+
 def record_secret_scan(sink: str, size: int, found: int) -> None:
-    """One sink searched for connection secrets: its name, bytes searched, secrets found in it."""
+    """One sink searched for connection secrets: its name, characters searched, secrets found in it."""
     _SECRET_SCANS.append((sink, size, found))
+
+
+def note_secret_scan(note: str) -> None:
+    """A remark printed under the secret scans (what was left out of them, and why)."""
+    _SECRET_NOTES.append(note)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,3 +79,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         write(f"secrets found: {found} in {len(_SECRET_SCANS)} sinks ({size:,} characters searched)")
         for sink, size, count in _SECRET_SCANS:
             write(f"  {sink}: {count} in {size:,} characters")
+        for note in _SECRET_NOTES:
+            write(f"  note: {note}")
