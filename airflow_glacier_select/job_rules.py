@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, TypeVar
 
 from airflow_glacier_select.exceptions import GlacierValidationError
+from airflow_glacier_select.treehash import MIB  # Glacier's 1 MiB unit, defined once with the tree hash
 
-MIB = 1024 * 1024
 TIERS = ("Expedited", "Standard", "Bulk")
 JOB_TYPES = ("archive-retrieval", "inventory-retrieval", "select")
 INVENTORY_FORMATS = ("JSON", "CSV")

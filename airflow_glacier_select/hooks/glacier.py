@@ -19,13 +19,17 @@ trying again, as the job operators do by their resume token.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from enum import Enum
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
+import botocore.exceptions
 from airflow.providers.amazon.aws.hooks.glacier import GlacierHook
 from botocore.parsers import ResponseParserError
 
@@ -80,6 +84,74 @@ class DamagedResponseError(RuntimeError):
     answer cut short parses to an empty dict, and one with a damaged byte fails to decode.
     Neither says anything about the job, so neither may end a wait.
     """
+
+
+# Error codes that mean "ask again later", not "this job cannot be waited for".
+_THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "SlowDown",
+    }
+)
+_SERVER_CODES = frozenset(
+    {
+        "ServiceUnavailableException",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+    }
+)
+_EXPIRED_CREDENTIAL_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "TokenRefreshRequired"})
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    botocore.exceptions.ConnectionError,  # EndpointConnectionError, ConnectionClosedError, ...
+    botocore.exceptions.HTTPClientError,  # ReadTimeoutError and other transport failures
+    aiohttp.ClientError,
+    asyncio.TimeoutError,
+    ConnectionError,  # ConnectionResetError and friends
+)
+
+
+class ErrorKind(Enum):
+    """How a failed Glacier or S3 call affects whoever made it (a wait, a start, a transfer)."""
+
+    TRANSIENT = "transient"
+    """Throttling, 5xx, a dropped connection or a damaged answer: back off and ask again."""
+    EXPIRED_CREDENTIALS = "expired-credentials"
+    """The session token ran out: rebuild the client (re-reading the connection), then ask again."""
+    FATAL = "fatal"
+    """The request itself is wrong (no such job or vault, access denied ...): stop waiting."""
+
+
+def classify_error(error: BaseException) -> ErrorKind:
+    """Decide whether a DescribeJob failure is worth retrying, by error code first, HTTP status second.
+
+    Glacier documents its errors by code; the HTTP status is only consulted for codes
+    not listed here, so an unknown 5xx is still treated as the service's problem.
+    """
+    if isinstance(error, botocore.exceptions.ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in _EXPIRED_CREDENTIAL_CODES or code.startswith("ExpiredToken"):
+            return ErrorKind.EXPIRED_CREDENTIALS
+        if code in _THROTTLING_CODES or code in _SERVER_CODES:
+            return ErrorKind.TRANSIENT
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if isinstance(status, int) and status >= 500:
+            return ErrorKind.TRANSIENT
+        return ErrorKind.FATAL
+    if isinstance(error, (*_CONNECTION_ERRORS, DamagedResponseError)):
+        return ErrorKind.TRANSIENT
+    return ErrorKind.FATAL
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import botocore.exceptions
 
 from airflow_glacier_select.exceptions import GlacierValidationError
-from airflow_glacier_select.hooks.glacier import DamagedResponseError
+from airflow_glacier_select.hooks.glacier import ErrorKind, classify_error
 from airflow_glacier_select.job_description import JobDescription
 from airflow_glacier_select.jobs import validate_vault_name
 from airflow_glacier_select.output_location import check_bucket_name, job_output_prefix
@@ -84,26 +84,9 @@ _T = TypeVar("_T")
 _PIECE = MIB
 """Bytes read from a response body at a time while a chunk streams into its buffer."""
 _MAX_SUFFIX = 1000
-_TRANSIENT_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "SlowDown",
-        "RequestLimitExceeded",
-        "ServiceUnavailableException",
-        "ServiceUnavailable",
-        "InternalError",
-        "InternalFailure",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
-_TRANSIENT_BOTOCORE = (
-    botocore.exceptions.HTTPClientError,  # connection closed or reset, read timeouts
-    botocore.exceptions.ConnectionError,
+_DAMAGED_BODY = (
     botocore.exceptions.IncompleteReadError,
     botocore.exceptions.ResponseStreamingError,
-    ConnectionError,
 )
 _NOT_FOUND = ("404", "NoSuchKey", "NotFound")
 _SELECT_ERROR_BYTES = 4096
@@ -117,14 +100,16 @@ def _error_code(error: BaseException) -> str:
 
 
 def is_transient(error: BaseException) -> bool:
-    """Whether downloading or uploading the same chunk again may succeed."""
-    if isinstance(
-        error, (TreeHashMismatchError, IncompleteChunkError, DamagedResponseError, *_TRANSIENT_BOTOCORE)
-    ):
+    """Whether downloading or uploading the same chunk again may succeed.
+
+    The service-side classification (throttling, 5xx, dropped connections, damaged
+    answers) is the hook's :func:`classify_error`; a chunk adds its own damage: a body
+    that fails its tree hash or ends short.
+    """
+    if isinstance(error, (TreeHashMismatchError, IncompleteChunkError, *_DAMAGED_BODY)):
         return True
-    if isinstance(error, botocore.exceptions.ClientError):
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return _error_code(error) in _TRANSIENT_CODES or int(status or 0) >= 500
+    if classify_error(error) is ErrorKind.TRANSIENT:
+        return True
     try:
         from urllib3.exceptions import HTTPError as Urllib3Error
     except ImportError:  # pragma: no cover - urllib3 always comes with botocore

@@ -19,17 +19,16 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
-import aiohttp
 import botocore.exceptions
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import (
-    DamagedResponseError,
+    ErrorKind,
     GlacierJobsHook,
+    classify_error,
     damaged_answers,
     describe_job_answer,
 )
@@ -41,73 +40,6 @@ DEFAULT_POLL_INTERVAL = 60.0
 
 _MIN_REQUEST_WINDOW = 5.0
 """Seconds a DescribeJob request may take even when the deadline is (nearly) reached."""
-
-# Error codes that mean "ask again later", not "this job cannot be waited for".
-_THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "SlowDown",
-    }
-)
-_SERVER_CODES = frozenset(
-    {
-        "ServiceUnavailableException",
-        "ServiceUnavailable",
-        "InternalError",
-        "InternalFailure",
-        "InternalServerError",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "PriorRequestNotComplete",
-    }
-)
-_EXPIRED_CREDENTIAL_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "TokenRefreshRequired"})
-_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    botocore.exceptions.ConnectionError,  # EndpointConnectionError, ConnectionClosedError, ...
-    botocore.exceptions.HTTPClientError,  # ReadTimeoutError and other transport failures
-    aiohttp.ClientError,
-    asyncio.TimeoutError,
-    ConnectionError,  # ConnectionResetError and friends
-)
-
-
-class ErrorKind(Enum):
-    """How a failed DescribeJob call affects the wait."""
-
-    TRANSIENT = "transient"
-    """Throttling, 5xx, a dropped connection or a damaged answer: back off and ask again."""
-    EXPIRED_CREDENTIALS = "expired-credentials"
-    """The session token ran out: rebuild the client (re-reading the connection), then ask again."""
-    FATAL = "fatal"
-    """The request itself is wrong (no such job or vault, access denied ...): stop waiting."""
-
-
-def classify_error(error: BaseException) -> ErrorKind:
-    """Decide whether a DescribeJob failure is worth retrying, by error code first, HTTP status second.
-
-    Glacier documents its errors by code; the HTTP status is only consulted for codes
-    not listed here, so an unknown 5xx is still treated as the service's problem.
-    """
-    if isinstance(error, botocore.exceptions.ClientError):
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        if code in _EXPIRED_CREDENTIAL_CODES or code.startswith("ExpiredToken"):
-            return ErrorKind.EXPIRED_CREDENTIALS
-        if code in _THROTTLING_CODES or code in _SERVER_CODES:
-            return ErrorKind.TRANSIENT
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if isinstance(status, int) and status >= 500:
-            return ErrorKind.TRANSIENT
-        return ErrorKind.FATAL
-    if isinstance(error, (*_CONNECTION_ERRORS, DamagedResponseError)):
-        return ErrorKind.TRANSIENT
-    return ErrorKind.FATAL
 
 
 def describe_error(error: BaseException) -> str:
