@@ -365,3 +365,25 @@ def test_migration_example_reports_a_failed_retrieval_and_fails_the_run(
         archive_ids[n] for n in (0, 2)
     )
     assert set(_archive_objects(s3)) == {f"vaults/backups/{archive_ids[n]}" for n in (0, 2)}
+
+
+def test_migration_example_dry_run_plans_and_reports_without_starting_a_retrieval(
+    examples: Any, glacier_endpoint: Any, glacier_connection: str, archive_ids: list[str]
+) -> None:
+    s3 = glacier_endpoint.client("s3")
+    conf = {**_migration_conf(glacier_connection, budget=len(BACKUPS[0]) + len(BACKUPS[2])), "dry_run": True}
+
+    dag_run = _run(examples("example_glacier_vault_migration"), conf)
+
+    assert dag_run.state == "success"
+    assert glacier_endpoint.request_count("InitiateJob") == 1  # the inventory only
+    assert _archive_objects(s3) == {}
+    where = f"vaults/_migration/backups/{dag_run.run_id}/"
+    plan = json.loads(_read(s3, "migrated", where + "plan.json"))
+    assert plan["to_move"] == {"archives": 3, "bytes": sum(map(len, BACKUPS))}
+    assert plan["this_run"] == {"archives": 2, "bytes": len(BACKUPS[0]) + len(BACKUPS[2])}
+    assert plan["retrieval_requests"]["Bulk"]["requests_in_all"] == 3
+    assert plan["runs_needed"] == 2
+    report = _report(s3, dag_run)
+    assert report["dry_run"] is True
+    assert (report["jobs_started"], report["copied"]["archives"], report["failed"]["archives"]) == (0, 0, 0)

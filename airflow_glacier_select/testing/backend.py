@@ -33,6 +33,7 @@ from airflow_glacier_select.testing.models import (
     new_id,
     utcnow,
 )
+from airflow_glacier_select.testing.retrieval_policy import RetrievalPolicy, check_initiate_job
 from airflow_glacier_select.testing.rules import check_description, check_vault_name, validate_job_parameters
 from airflow_glacier_select.testing.state import EndpointState, state_for_account
 from airflow_glacier_select.testing.storage import MIB, StoredBody, tree_hash_of_leaves, write_at
@@ -80,6 +81,7 @@ class LocalGlacierBackend(GlacierBackend):
         super().__init__(region_name, account_id)
         self.state: EndpointState = state_for_account(account_id)
         self.vaults: dict[str, LocalVault] = {}  # type: ignore[assignment]
+        self.retrieval_policy = RetrievalPolicy()
 
     @property
     def _url_module(self) -> types.ModuleType:  # type: ignore[override]
@@ -227,6 +229,9 @@ class LocalGlacierBackend(GlacierBackend):
             delay_key = "Inventory" if request.type == "inventory-retrieval" else request.tier
             archive = vault.archives.get(request.archive_id) if request.archive_id else None
             job = LocalJob(vault, request, self.state.tier_delays[delay_key], archive)
+            check_initiate_job(
+                self.retrieval_policy, job, (other for v in self.vaults.values() for other in v.jobs.values())
+            )
             if request.output_location is not None:
                 s3 = request.output_location["S3"]
                 job.output_path = f"s3://{s3['BucketName']}/{output_prefix(s3['Prefix'], job.job_id)}"

@@ -21,6 +21,7 @@ from airflow_glacier_select.testing.backend import LocalGlacierBackend, backend_
 from airflow_glacier_select.testing.errors import ServiceError, error_response, invalid
 from airflow_glacier_select.testing.job_output import slice_output
 from airflow_glacier_select.testing.models import Archive
+from airflow_glacier_select.testing.retrieval_policy import parse_policy
 from airflow_glacier_select.testing.rules import check_part_size, parse_content_range
 
 __all__ = ["LocalGlacierResponse"]
@@ -181,6 +182,15 @@ class LocalGlacierResponse(GlacierResponse):
         )
         return _json(200, {"UploadsList": [upload.summary() for upload in chosen], "Marker": marker})
 
+    # data retrieval policy ------------------------------------------------------------
+
+    def get_data_retrieval_policy(self) -> TYPE_RESPONSE:
+        return _json(200, self.backend.retrieval_policy.to_dict())
+
+    def set_data_retrieval_policy(self) -> TYPE_RESPONSE:
+        self.backend.retrieval_policy = parse_policy(self.body)
+        return _empty(204)
+
     # jobs -----------------------------------------------------------------------------
 
     def initiate_job(self) -> TYPE_RESPONSE:
@@ -233,5 +243,7 @@ _HANDLERS = {
         "describe_job",
         "list_jobs",
         "get_job_output",
+        "get_data_retrieval_policy",
+        "set_data_retrieval_policy",
     )
 }
