@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("treehash", "inventory", "listjobs", "waiting", "transfer")
+BENCHMARKS = ("treehash", "inventory", "migration_plan", "listjobs", "waiting", "transfer")
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def test_every_benchmark_saves_cases_headlines_and_machine(results_dir: Path, na
 
 def test_summary_and_chart_cover_every_benchmark(results_dir: Path) -> None:
     summary = (results_dir / "summary.md").read_text()
-    for benchmark in ("tree hash", "inventory", "ListJobs", "waiting", "transfer to S3"):
+    for benchmark in ("tree hash", "inventory", "migration plan", "ListJobs", "waiting", "transfer to S3"):
         assert f"| {benchmark} " in summary
     assert "Machine:" in summary
     assert (results_dir / "performance.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -76,6 +76,13 @@ def test_inventory_parsers_read_every_archive(results_dir: Path) -> None:
     assert medians["csv_ours"]["size_sum"] == medians["json_load"]["size_sum"]
     # The naive CSV baseline trips over the service's \" escaping; the benchmark shows it.
     assert medians["csv_naive"]["misparsed"] > 0
+
+
+def test_migration_plans_agree_with_the_baseline(results_dir: Path) -> None:
+    medians = load(results_dir, "migration_plan")["cases"]["medians"]
+    ours, baseline = medians["plan_ours"], medians["plan_json_load"]
+    assert ours["archives"] == baseline["archives"] == 2000
+    assert ours["chosen"] == baseline["chosen"] > 0
 
 
 def test_listjobs_is_lazy(results_dir: Path) -> None:

@@ -135,8 +135,10 @@ def _demo(args: argparse.Namespace, work: Path, started: float) -> list[RunOutco
             airflow.wait_for_dags(dag_ids, args.startup_timeout)
             _say(started, f"Airflow is up at {airflow.api}; DAGs parsed: {', '.join(dag_ids)}")
             runs = demo_runs(seeded)
+            # select, restore and the migration's dry run together; then the migration, then its re-run
             outcomes = _run_wave(runs[:3], airflow, endpoint, seeded, args.run_timeout, started)
-            outcomes += _run_wave(runs[3:], airflow, endpoint, seeded, args.run_timeout, started)
+            for run in runs[3:]:
+                outcomes += _run_wave([run], airflow, endpoint, seeded, args.run_timeout, started)
     return outcomes
 
 

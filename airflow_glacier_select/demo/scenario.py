@@ -1,9 +1,10 @@
 """The demo's DAG runs, their configuration, and what each must have achieved.
 
-Four runs of the three example DAGs, each configured through its DAG params (the same
+Five runs of the three example DAGs, each configured through its DAG params (the same
 way a user triggers them with a config): a Select query, a restore of the 2019 photos,
-and a vault migration run twice, the second time to show it resumes from S3 and pays
-for nothing. Each run has checks that compare the outcome with what was seeded.
+and a vault migration planned (a dry run that starts no retrieval), then run twice, the
+second time to show it resumes from S3 and pays for nothing. Each run has checks that
+compare the outcome with what was seeded.
 """
 
 from __future__ import annotations
@@ -142,12 +143,32 @@ def _migrated_keys(seeded: list[SeededArchive]) -> dict[str, SeededArchive]:
     }
 
 
+def _plan_checks(context: CheckContext) -> list[Check]:
+    expected = _migrated_keys(context.seeded)
+    plan = context.read_json("plan.json") or {}
+    to_move = plan.get("to_move") or {}
+    requests = (plan.get("retrieval_requests") or {}).get("Bulk") or {}
+    written = sorted(set(context.delta.written) & set(expected))
+    return [
+        _jobs(context.delta, 1),
+        Check(
+            f"plan.json: {to_move.get('archives')} archives ({to_move.get('bytes', 0):,} bytes) to move, "
+            f"{(plan.get('already_copied') or {}).get('archives')} already copied, "
+            f"{requests.get('requests_this_run')} Bulk retrievals this run, "
+            f"{(plan.get('sharded') or {}).get('archives')} above the shard threshold, "
+            f"{plan.get('runs_needed')} run(s) needed",
+            to_move.get("archives") == len(expected) and requests.get("requests_this_run") == len(expected),
+        ),
+        Check(f"archive objects written by the dry run: {len(written)}", not written),
+    ]
+
+
 def _migration_checks(context: CheckContext) -> list[Check]:
     expected = _migrated_keys(context.seeded)
     report = context.read_json("report.json") or {}
     copied = (report.get("copied") or {}).get("archives")
     return [
-        _jobs(context.delta, 1 + len(expected)),
+        _jobs(context.delta, len(expected)),  # the dry run's inventory is reused
         *context.verify_copies(expected, MIGRATION_STORAGE_CLASS),
         Check(f"report.json: {copied} copied, expected {len(expected)}", copied == len(expected)),
     ]
@@ -182,6 +203,7 @@ def demo_runs(seeded: list[SeededArchive]) -> list[DemoRun]:
         "tier": "Bulk",
         "daily_byte_budget": 2**30,
         "batch_size": 2,
+        "shard_threshold": 64 * 2**20,
     }
     return [
         DemoRun(
@@ -215,6 +237,15 @@ def demo_runs(seeded: list[SeededArchive]) -> list[DemoRun]:
                 "prefix": "restored",
             },
             _restore_checks,
+        ),
+        DemoRun(
+            "migration (plan, dry run)",
+            "example_glacier_vault_migration",
+            "demo_migration_plan",
+            BACKUPS_VAULT,
+            MIGRATION_BUCKET,
+            {**migration, "dry_run": True},
+            _plan_checks,
         ),
         DemoRun(
             "migration",
