@@ -14,7 +14,7 @@ from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.migration import vault
 from airflow_glacier_select.migration.plan import MigrationPlanError, MigrationSettings
 from airflow_glacier_select.migration.policy import DataRetrievalPolicy
-from airflow_glacier_select.transfer_plan import TREE_HASH_METADATA_KEY
+from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY
 from airflow_glacier_select.treehash import tree_hash
 
 MIB = 2**20

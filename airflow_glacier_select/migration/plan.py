@@ -22,7 +22,7 @@ from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.inventory import InventoryArchive
 from airflow_glacier_select.job_rules import check_tier
 from airflow_glacier_select.migration.policy import DataRetrievalPolicy
-from airflow_glacier_select.transfer_plan import format_bytes
+from airflow_glacier_select.s3_copy.progress import format_bytes
 
 __all__ = ["MigrationPlan", "MigrationPlanError", "MigrationPlanner", "MigrationSettings", "Tally"]
 

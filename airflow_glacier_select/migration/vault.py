@@ -19,7 +19,7 @@ from airflow_glacier_select.jobs import ArchiveRetrievalJob, InventoryRetrievalJ
 from airflow_glacier_select.migration.plan import MigrationPlan, MigrationPlanner, MigrationSettings
 from airflow_glacier_select.migration.policy import DataRetrievalPolicy
 from airflow_glacier_select.migration.reuse import newest_reusable_inventory, reusable_retrievals
-from airflow_glacier_select.transfer_plan import is_verified_copy
+from airflow_glacier_select.s3_copy.destination import is_verified_copy
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
