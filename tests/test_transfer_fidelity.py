@@ -9,14 +9,12 @@ front of the endpoint, so the clients under test stay real boto3 clients.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from answer_proxy import AnswerProxy
+from answer_proxy import PROXY_CONN_ID, answer_proxy
 from botocore.config import Config
 from dag_runs import (
     DagFolder,
@@ -51,9 +49,8 @@ from airflow_glacier_select.s3_copy.retry import RetryPolicy
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.treehash import MIB
 
-__all__ = ["airflow_db", "dag_folder"]
+__all__ = ["airflow_db", "answer_proxy", "dag_folder"]
 
-PROXY_CONN_ID = "glacier_proxy"
 NO_BOTOCORE_RETRIES = Config(retries={"total_max_attempts": 1})
 ARCHIVE = hashlib.shake_256(b"under-reported").digest(3 * MIB)
 
@@ -82,35 +79,6 @@ def s3(glacier_endpoint: LocalGlacierEndpoint) -> Any:
     return client
 
 
-def _use_proxy(monkeypatch: pytest.MonkeyPatch, proxy: AnswerProxy) -> str:
-    """An Airflow ``aws`` connection (region us-east-1) whose requests go through ``proxy``."""
-    uri = json.dumps(
-        {
-            "conn_type": "aws",
-            "login": "testing",
-            "password": "testing",
-            "extra": {"endpoint_url": proxy.url, "region_name": "us-east-1"},
-        }
-    )
-    monkeypatch.setenv(f"AIRFLOW_CONN_{PROXY_CONN_ID.upper()}", uri)
-    return PROXY_CONN_ID
-
-
-@pytest.fixture
-def proxy_factory(glacier_endpoint: LocalGlacierEndpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    proxies: list[AnswerProxy] = []
-
-    def make(**options: Any) -> AnswerProxy:
-        proxy = AnswerProxy(glacier_endpoint.url, **options)
-        proxies.append(proxy)
-        _use_proxy(monkeypatch, proxy)
-        return proxy
-
-    yield make
-    for proxy in proxies:
-        proxy.close()
-
-
 def _transfer(conn_id: str, **options: Any) -> GlacierToS3Transfer:
     return GlacierToS3Transfer(
         GlacierJobsHook(aws_conn_id=conn_id, config=NO_BOTOCORE_RETRIES),
@@ -133,10 +101,10 @@ def _assert_nothing_written(endpoint: LocalGlacierEndpoint) -> None:
 
 
 def test_describe_job_under_reporting_the_size_fails_naming_both_figures(
-    glacier_endpoint: LocalGlacierEndpoint, s3: Any, proxy_factory: Any
+    glacier_endpoint: LocalGlacierEndpoint, s3: Any, answer_proxy: Any
 ) -> None:
     job_id = retrieval_job(glacier_endpoint, ARCHIVE, "photos/beach.raw")
-    proxy = proxy_factory(describe_job=stock_moto_describe_job, drop_tree_hashes=True)
+    proxy = answer_proxy(describe_job=stock_moto_describe_job, drop_tree_hashes=True)
 
     with pytest.raises(OutputSizeMismatchError) as raised:
         _transfer(PROXY_CONN_ID).copy_job_output(VAULT, job_id, BUCKET, "beach.raw")
@@ -150,7 +118,7 @@ def test_describe_job_under_reporting_the_size_fails_naming_both_figures(
 
 
 def test_content_range_total_disagreeing_with_describe_job_fails_before_any_upload(
-    glacier_endpoint: LocalGlacierEndpoint, s3: Any, proxy_factory: Any
+    glacier_endpoint: LocalGlacierEndpoint, s3: Any, answer_proxy: Any
 ) -> None:
     data = bytes(9 * MIB)  # two chunks: ranged GetJobOutput, multipart upload
     job_id = retrieval_job(glacier_endpoint, data)
@@ -163,7 +131,7 @@ def test_content_range_total_disagreeing_with_describe_job_fails_before_any_uplo
             "RetrievalByteRange": f"0-{size - 1}",
         }
 
-    proxy_factory(describe_job=larger)
+    answer_proxy(describe_job=larger)
     with pytest.raises(
         OutputSizeMismatchError, match=r"delivers an output of 9437184 bytes \(Content-Range"
     ) as raised:
@@ -188,10 +156,10 @@ def test_content_range_total_disagreeing_with_describe_job_fails_before_any_uplo
     ids=["range-beyond-archive-size", "tree-hashes-differ"],
 )
 def test_describe_job_contradicting_itself_fails_before_any_download(
-    glacier_endpoint: LocalGlacierEndpoint, s3: Any, proxy_factory: Any, rewrite: Any, message: str
+    glacier_endpoint: LocalGlacierEndpoint, s3: Any, answer_proxy: Any, rewrite: Any, message: str
 ) -> None:
     job_id = retrieval_job(glacier_endpoint, ARCHIVE)
-    proxy_factory(describe_job=rewrite)
+    answer_proxy(describe_job=rewrite)
     glacier_endpoint.reset_counts()
     with pytest.raises(OutputSizeMismatchError, match=message):
         _transfer(PROXY_CONN_ID).copy_job_output(VAULT, job_id, BUCKET, "x.bin")
@@ -200,10 +168,10 @@ def test_describe_job_contradicting_itself_fails_before_any_download(
 
 
 def test_archive_tree_hash_vouches_for_a_whole_archive_retrieval(
-    glacier_endpoint: LocalGlacierEndpoint, s3: Any, proxy_factory: Any
+    glacier_endpoint: LocalGlacierEndpoint, s3: Any, answer_proxy: Any
 ) -> None:
     job_id = retrieval_job(glacier_endpoint, ARCHIVE)
-    proxy_factory(describe_job=lambda answer: {**answer, "SHA256TreeHash": None}, drop_tree_hashes=True)
+    answer_proxy(describe_job=lambda answer: {**answer, "SHA256TreeHash": None}, drop_tree_hashes=True)
     result = _transfer(PROXY_CONN_ID).copy_job_output(VAULT, job_id, BUCKET, "x.bin")
     assert (result.verification, result.verified) == ("job-tree-hash", True)
     metadata = s3.head_object(Bucket=BUCKET, Key="x.bin")["Metadata"]
@@ -220,13 +188,13 @@ def test_archive_tree_hash_vouches_for_a_whole_archive_retrieval(
 def test_a_copy_no_tree_hash_verified_says_so_in_result_log_and_metadata(
     glacier_endpoint: LocalGlacierEndpoint,
     s3: Any,
-    proxy_factory: Any,
+    answer_proxy: Any,
     caplog: pytest.LogCaptureFixture,
     size: int,
 ) -> None:
     data = hashlib.shake_256(b"no hash").digest(size)
     job_id = retrieval_job(glacier_endpoint, data)
-    proxy_factory(describe_job=without_tree_hashes, drop_tree_hashes=True)
+    answer_proxy(describe_job=without_tree_hashes, drop_tree_hashes=True)
 
     with caplog.at_level(logging.INFO, logger="airflow_glacier_select.s3_copy.engine"):
         result = _transfer(PROXY_CONN_ID).copy_job_output(VAULT, job_id, BUCKET, "plain.bin")
@@ -242,20 +210,20 @@ def test_a_copy_no_tree_hash_verified_says_so_in_result_log_and_metadata(
 
 @pytest.mark.parametrize("size", [3 * MIB, 9 * MIB], ids=["single-put", "multipart"])
 def test_require_tree_hash_refuses_an_unverified_copy_and_leaves_nothing(
-    glacier_endpoint: LocalGlacierEndpoint, s3: Any, proxy_factory: Any, size: int
+    glacier_endpoint: LocalGlacierEndpoint, s3: Any, answer_proxy: Any, size: int
 ) -> None:
     job_id = retrieval_job(glacier_endpoint, bytes(size))
-    proxy_factory(describe_job=without_tree_hashes, drop_tree_hashes=True)
+    answer_proxy(describe_job=without_tree_hashes, drop_tree_hashes=True)
     with pytest.raises(UnverifiedOutputError, match=r"no tree hash from Glacier vouched for the \d+ bytes"):
         _transfer(PROXY_CONN_ID).copy_job_output(VAULT, job_id, BUCKET, "plain.bin", require_tree_hash=True)
     _assert_nothing_written(glacier_endpoint)
 
 
 def test_require_tree_hash_accepts_what_chunk_tree_hashes_verified(
-    glacier_endpoint: LocalGlacierEndpoint, s3: Any, proxy_factory: Any
+    glacier_endpoint: LocalGlacierEndpoint, s3: Any, answer_proxy: Any
 ) -> None:
     job_id = retrieval_job(glacier_endpoint, bytes(9 * MIB))
-    proxy_factory(describe_job=without_tree_hashes)  # GetJobOutput still sends x-amz-sha256-tree-hash
+    answer_proxy(describe_job=without_tree_hashes)  # GetJobOutput still sends x-amz-sha256-tree-hash
     result = _transfer(PROXY_CONN_ID).copy_job_output(
         VAULT, job_id, BUCKET, "hashed.bin", require_tree_hash=True
     )
@@ -345,7 +313,7 @@ with DAG("copy_under_reported", schedule=None, start_date=datetime.datetime(2024
 
 
 def test_operators_sign_s3_requests_for_their_region_name(
-    dag_folder: DagFolder, glacier_endpoint: LocalGlacierEndpoint, s3: Any, proxy_factory: Any
+    dag_folder: DagFolder, glacier_endpoint: LocalGlacierEndpoint, s3: Any, answer_proxy: Any
 ) -> None:
     glacier = glacier_endpoint.client(region_name="eu-west-1")
     archive_id = glacier_endpoint.put_archive(VAULT, ARCHIVE, region="eu-west-1")
@@ -358,7 +326,7 @@ def test_operators_sign_s3_requests_for_their_region_name(
     )["jobId"]
     for job_id in (copy_job, select_job):
         glacier_endpoint.complete_job(VAULT, job_id)
-    proxy = proxy_factory()
+    proxy = answer_proxy()
     module = load_transfer_dag(
         dag_folder, "copy_in_region", REGION_DAG, conn=PROXY_CONN_ID, copy_job=copy_job, select_job=select_job
     )
@@ -373,10 +341,10 @@ def test_operators_sign_s3_requests_for_their_region_name(
 
 
 def test_operator_fails_without_retries_when_describe_job_under_reports(
-    dag_folder: DagFolder, glacier_endpoint: LocalGlacierEndpoint, s3: Any, proxy_factory: Any
+    dag_folder: DagFolder, glacier_endpoint: LocalGlacierEndpoint, s3: Any, answer_proxy: Any
 ) -> None:
     job_id = retrieval_job(glacier_endpoint, ARCHIVE, "photos/beach.raw")
-    proxy_factory(describe_job=stock_moto_describe_job, drop_tree_hashes=True)
+    answer_proxy(describe_job=stock_moto_describe_job, drop_tree_hashes=True)
     module = load_transfer_dag(
         dag_folder, "copy_under_reported", UNDER_REPORTED_DAG, conn=PROXY_CONN_ID, job_id=job_id
     )
