@@ -137,7 +137,7 @@ def test_a_prefix_ending_in_a_slash_finds_the_results_where_glacier_wrote_them(
 
 @pytest.mark.parametrize("form", ["key-prefix", "s3-uri"])
 def test_job_output_path_is_read_as_a_key_prefix_or_an_s3_uri(
-    glacier_endpoint: LocalGlacierEndpoint, glacier_connection: str, answer_proxy: Any, form: str
+    glacier_endpoint: LocalGlacierEndpoint, answer_proxy: Any, form: str
 ) -> None:
     glacier_endpoint.client("s3").create_bucket(Bucket=BUCKET)
     job_id = _select(glacier_endpoint, GOOD_QUERY, prefix="results/")
@@ -149,7 +149,7 @@ def test_job_output_path_is_read_as_a_key_prefix_or_an_s3_uri(
 
 
 def test_initiate_jobs_output_path_is_used_when_describe_job_gives_none(
-    glacier_endpoint: LocalGlacierEndpoint, glacier_connection: str, answer_proxy: Any
+    glacier_endpoint: LocalGlacierEndpoint, answer_proxy: Any
 ) -> None:
     glacier_endpoint.client("s3").create_bucket(Bucket=BUCKET)
     archive_id = glacier_endpoint.put_archive(VAULT, SCORES_CSV)
@@ -165,7 +165,7 @@ def test_initiate_jobs_output_path_is_used_when_describe_job_gives_none(
 
 
 def test_a_job_output_path_in_another_bucket_is_refused(
-    glacier_endpoint: LocalGlacierEndpoint, glacier_connection: str, answer_proxy: Any
+    glacier_endpoint: LocalGlacierEndpoint, answer_proxy: Any
 ) -> None:
     glacier_endpoint.client("s3").create_bucket(Bucket=BUCKET)
     job_id = _select(glacier_endpoint, GOOD_QUERY)
@@ -236,3 +236,21 @@ def test_results_task_fails_without_retry_on_an_error_manifest(
     (failure,) = module.FAILURES
     assert type(failure).__name__ == "AirflowFailException"
     assert f"select/{failed_job}/errors/1.txt" in str(failure)
+
+
+def test_results_task_reads_where_the_select_tasks_initiate_job_said(
+    dag_folder: DagFolder, glacier_endpoint: LocalGlacierEndpoint, answer_proxy: Any
+) -> None:
+    glacier_endpoint.client("s3").create_bucket(Bucket=BUCKET)
+    archive_id = glacier_endpoint.put_archive(VAULT, SCORES_CSV)
+    # DescribeJob without JobOutputPath: only InitiateJob's x-amz-job-output-path, carried in the
+    # Select task's XCom, says where the results are.
+    answer_proxy(describe_job=lambda answer: {**answer, "JobOutputPath": None})
+    module = _select_dag(
+        dag_folder, "query.output", conn=PROXY_CONN_ID, archive=archive_id, expression=GOOD_QUERY
+    )
+    dag_run = run_dag(module)
+    assert task_state(dag_run, "results") == "success", module.FAILURES
+    query = xcom_result(dag_run, "query")
+    assert query["job_output_path"].endswith(f"results/{query['job_id']}/")
+    assert xcom_result(dag_run, "results")["result_keys"] == [f"results/{query['job_id']}/results/1.csv"]

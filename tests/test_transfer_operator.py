@@ -142,3 +142,22 @@ def test_templated_settings_are_checked_before_any_request(
     with pytest.raises(GlacierValidationError, match=r"^job_id: "):
         operator.execute({})  # type: ignore[arg-type]
     assert glacier_endpoint.request_count() == 0
+
+
+def test_a_wrong_job_id_fails_the_task_without_retries_and_is_not_called_expired(
+    dag_folder: DagFolder, glacier_endpoint: LocalGlacierEndpoint, glacier_connection: str
+) -> None:
+    glacier_endpoint.client("s3").create_bucket(Bucket=BUCKET)
+    retrieval_job(glacier_endpoint, b"the vault exists")
+    module = load_transfer_dag(
+        dag_folder, "copy_only", COPY_DAG, conn=glacier_connection, job_id="no-such-job"
+    )
+
+    dag_run = run_dag(module)
+
+    assert task_state(dag_run, "copy") == "failed"
+    (failure,) = module.FAILURES
+    assert type(failure).__name__ == "AirflowFailException"
+    assert f"DescribeJob found no job no-such-job in vault {VAULT}" in str(failure)
+    assert "has expired" not in str(failure)
+    assert keys(glacier_endpoint) == []
