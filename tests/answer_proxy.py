@@ -54,7 +54,9 @@ def _credential_scope(authorization: str) -> tuple[str, str]:
 
 class AnswerProxy:
     """Forwards to ``target_url``; ``describe_job`` rewrites DescribeJob answers (a dict in, a dict
-    out) and ``drop_tree_hashes`` removes ``x-amz-sha256-tree-hash`` from GetJobOutput answers."""
+    out), ``drop_tree_hashes`` removes ``x-amz-sha256-tree-hash`` from GetJobOutput answers and
+    ``drop_content_length`` sends their bodies without Content-Length, ended by closing the
+    connection (as HTTP/1.1 allows)."""
 
     def __init__(
         self,
@@ -62,11 +64,13 @@ class AnswerProxy:
         *,
         describe_job: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         drop_tree_hashes: bool = False,
+        drop_content_length: bool = False,
     ) -> None:
         target = urlsplit(target_url)
         self.target = (target.hostname or "127.0.0.1", target.port or 80)
         self.describe_job = describe_job
         self.drop_tree_hashes = drop_tree_hashes
+        self.drop_content_length = drop_content_length
         self.requests: list[SignedRequest] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Relay)
@@ -134,7 +138,11 @@ class _Relay(BaseHTTPRequestHandler):
         self.send_response_only(response.status, response.reason)
         for key, value in answer_headers:
             self.send_header(key, value)
-        self.send_header("Content-Length", declared_length if self.command == "HEAD" else str(len(data)))
+        if proxy.drop_content_length and service == "glacier" and _GET_JOB_OUTPUT.fullmatch(path):
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", declared_length if self.command == "HEAD" else str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)

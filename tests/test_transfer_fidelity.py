@@ -117,6 +117,19 @@ def test_describe_job_under_reporting_the_size_fails_naming_both_figures(
     assert {request.method for request in proxy.requests if request.service == "s3"} <= {"HEAD"}
 
 
+def test_a_body_longer_than_describe_job_allows_fails_even_without_content_length(
+    glacier_endpoint: LocalGlacierEndpoint, s3: Any, answer_proxy: Any
+) -> None:
+    job_id = retrieval_job(glacier_endpoint, ARCHIVE)
+    answer_proxy(describe_job=stock_moto_describe_job, drop_tree_hashes=True, drop_content_length=True)
+    with pytest.raises(OutputSizeMismatchError) as raised:
+        _transfer(PROXY_CONN_ID).copy_job_output(VAULT, job_id, BUCKET, "beach.raw")
+    message = str(raised.value)
+    assert "GetJobOutput delivers more than 0 bytes (the body of the whole output goes on)" in message
+    assert "DescribeJob reports 0 bytes (ArchiveSizeInBytes)" in message
+    _assert_nothing_written(glacier_endpoint)
+
+
 def test_content_range_total_disagreeing_with_describe_job_fails_before_any_upload(
     glacier_endpoint: LocalGlacierEndpoint, s3: Any, answer_proxy: Any
 ) -> None:

@@ -50,7 +50,12 @@ from airflow_glacier_select.s3_copy.errors import (
     TreeHashMismatchError,
     UnverifiedOutputError,
 )
-from airflow_glacier_select.s3_copy.expected import ExpectedOutput, check_delivered_size, expected_output
+from airflow_glacier_select.s3_copy.expected import (
+    ExpectedOutput,
+    body_longer_than_expected,
+    check_delivered_size,
+    expected_output,
+)
 from airflow_glacier_select.s3_copy.keys import (
     default_key_template,
     key_fields_for_job,
@@ -445,6 +450,10 @@ class _Run:
     def log(self) -> TransferLog:
         return self.transfer.log
 
+    @property
+    def _where(self) -> str:
+        return f"job {self.job.job_id} in vault {self.vault_name}"
+
     def execute(self, require_tree_hash: bool = False) -> VerificationResult:
         self.require_tree_hash = require_tree_hash
         return self._multipart() if self.plan.multipart else self._single_put()
@@ -469,11 +478,7 @@ class _Run:
         def attempt() -> tuple[bytearray, bytes, str | None]:
             with self.transfer._open_output(self.vault_name, self.job, chunk) as output:
                 check_delivered_size(
-                    self.expected,
-                    chunk,
-                    output.content_length,
-                    output.content_range,
-                    f"job {self.job.job_id} in vault {self.vault_name}",
+                    self.expected, chunk, output.content_length, output.content_range, self._where
                 )
                 answered = output.content_range
                 asked = f"bytes {chunk.start}-{chunk.end}/"
@@ -503,6 +508,9 @@ class _Run:
             view[position : position + len(piece)] = piece
             hasher.update(piece)
             position += len(piece)
+        # Without a Content-Length, only the body itself shows that it is longer than planned.
+        if position == chunk.length and output.body.read(1):
+            raise body_longer_than_expected(self.expected, chunk, self._where)
         return buffer, hasher
 
     # --- single object --------------------------------------------------------------------

@@ -18,7 +18,7 @@ from airflow_glacier_select.job_rules import split_byte_range
 from airflow_glacier_select.s3_copy.errors import OutputSizeMismatchError
 from airflow_glacier_select.s3_copy.plan import Chunk, check_transferable
 
-__all__ = ["ExpectedOutput", "check_delivered_size", "expected_output"]
+__all__ = ["ExpectedOutput", "body_longer_than_expected", "check_delivered_size", "expected_output"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,10 @@ def _content_range_total(content_range: str | None) -> int | None:
     return int(total) if total.isdigit() else None
 
 
+def _asked(chunk: Chunk) -> str:
+    return "the whole output" if chunk.byte_range is None else chunk.describe()
+
+
 def check_delivered_size(
     expected: ExpectedOutput,
     chunk: Chunk,
@@ -102,9 +106,17 @@ def check_delivered_size(
             f"but {expected.describe_size()}; nothing was written"
         )
     if content_length is not None and content_length != chunk.length:
-        asked = "the whole output" if chunk.byte_range is None else chunk.describe()
+        asked = _asked(chunk)
         raise OutputSizeMismatchError(
             f"{where}: GetJobOutput delivers {content_length} bytes (Content-Length, for {asked}) "
             f"but {expected.describe_size()}, which makes {chunk.length} bytes of {asked}; "
             "nothing was written"
         )
+
+
+def body_longer_than_expected(expected: ExpectedOutput, chunk: Chunk, where: str) -> OutputSizeMismatchError:
+    """The error for a body that goes on past what DescribeJob's size allows (no Content-Length told)."""
+    return OutputSizeMismatchError(
+        f"{where}: GetJobOutput delivers more than {chunk.length} bytes (the body of {_asked(chunk)} "
+        f"goes on) but {expected.describe_size()}; nothing was written"
+    )
