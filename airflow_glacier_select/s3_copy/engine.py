@@ -280,8 +280,10 @@ class GlacierToS3Transfer:
                 format_bytes(plan.chunk_size),
                 self.concurrency,
             )
-            run = _Run(self, vault_name, job, expected, plan, bucket, destination.key, settings)
-            verification = run.execute(require_tree_hash)
+            run = _Run(
+                self, vault_name, job, expected, plan, bucket, destination.key, settings, require_tree_hash
+            )
+            verification = run.execute()
             chunks = len(plan.chunks)
             self.log.info(
                 "Copied job %s to s3://%s/%s: %s, tree hash %s (%s), %.1f s",
@@ -432,12 +434,13 @@ class _Run:
         bucket: str,
         key: str,
         settings: S3ObjectSettings,
+        require_tree_hash: bool,
     ) -> None:
         self.transfer = transfer
         self.vault_name = vault_name
         self.job = job
         self.expected = expected
-        self.require_tree_hash = False
+        self.require_tree_hash = require_tree_hash
         self.plan = plan
         self.bucket = bucket
         self.key = key
@@ -454,8 +457,7 @@ class _Run:
     def _where(self) -> str:
         return f"job {self.job.job_id} in vault {self.vault_name}"
 
-    def execute(self, require_tree_hash: bool = False) -> VerificationResult:
-        self.require_tree_hash = require_tree_hash
+    def execute(self) -> VerificationResult:
         return self._multipart() if self.plan.multipart else self._single_put()
 
     def _finish(self) -> VerificationResult:
