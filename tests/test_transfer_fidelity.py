@@ -317,7 +317,7 @@ with DAG("copy_in_region", schedule=None, start_date=datetime.datetime(2024, 1, 
 COPY_DAG = """
 from airflow_glacier_select.transfers.glacier_to_s3 import GlacierJobOutputToS3Operator
 
-with DAG({dag_id!r}, schedule=None, start_date=datetime.datetime(2024, 1, 1)) as dag:
+with DAG("copy", schedule=None, start_date=datetime.datetime(2024, 1, 1)) as dag:
     recording(GlacierJobOutputToS3Operator)(
         task_id="copy", vault_name={vault!r}, aws_conn_id={conn!r}, job_id={job_id!r},
         bucket={bucket!r}, key="beach.raw", retries=3, require_tree_hash={require_tree_hash!r},
@@ -353,19 +353,38 @@ def test_operators_sign_s3_requests_for_their_region_name(
     assert proxy.regions("s3") == {"eu-west-1"}  # the connection's own region is us-east-1
 
 
-def test_operator_fails_without_retries_when_describe_job_under_reports(
-    dag_folder: DagFolder, glacier_endpoint: LocalGlacierEndpoint, s3: Any, answer_proxy: Any
+@pytest.mark.parametrize(
+    ("describe_job", "require_tree_hash", "messages"),
+    [
+        (
+            stock_moto_describe_job,
+            False,
+            [
+                "DescribeJob reports 0 bytes (ArchiveSizeInBytes)",
+                f"delivers {len(ARCHIVE)} bytes (Content-Length",
+            ],
+        ),
+        (
+            without_tree_hashes,
+            True,
+            ["require_tree_hash is set, so nothing was written to s3://landing/beach.raw"],
+        ),
+    ],
+    ids=["under-reported-size", "require-tree-hash"],
+)
+def test_operator_fails_without_retries_and_writes_nothing(
+    dag_folder: DagFolder,
+    glacier_endpoint: LocalGlacierEndpoint,
+    s3: Any,
+    answer_proxy: Any,
+    describe_job: Any,
+    require_tree_hash: bool,
+    messages: list[str],
 ) -> None:
     job_id = retrieval_job(glacier_endpoint, ARCHIVE, "photos/beach.raw")
-    answer_proxy(describe_job=stock_moto_describe_job, drop_tree_hashes=True)
+    answer_proxy(describe_job=describe_job, drop_tree_hashes=True)
     module = load_transfer_dag(
-        dag_folder,
-        "copy_under_reported",
-        COPY_DAG,
-        dag_id="copy_under_reported",
-        conn=PROXY_CONN_ID,
-        job_id=job_id,
-        require_tree_hash=False,
+        dag_folder, "copy", COPY_DAG, conn=PROXY_CONN_ID, job_id=job_id, require_tree_hash=require_tree_hash
     )
 
     dag_run = run_dag(module)
@@ -373,30 +392,6 @@ def test_operator_fails_without_retries_when_describe_job_under_reports(
     assert task_state(dag_run, "copy") == "failed"
     (failure,) = module.FAILURES
     assert type(failure).__name__ == "AirflowFailException"
-    assert "DescribeJob reports 0 bytes (ArchiveSizeInBytes)" in str(failure)
-    assert f"delivers {len(ARCHIVE)} bytes (Content-Length" in str(failure)
-    _assert_nothing_written(glacier_endpoint)
-
-
-def test_operator_with_require_tree_hash_fails_an_unverified_copy_without_retries(
-    dag_folder: DagFolder, glacier_endpoint: LocalGlacierEndpoint, s3: Any, answer_proxy: Any
-) -> None:
-    job_id = retrieval_job(glacier_endpoint, ARCHIVE)
-    answer_proxy(describe_job=without_tree_hashes, drop_tree_hashes=True)
-    module = load_transfer_dag(
-        dag_folder,
-        "copy_required",
-        COPY_DAG,
-        dag_id="copy_required",
-        conn=PROXY_CONN_ID,
-        job_id=job_id,
-        require_tree_hash=True,
-    )
-
-    dag_run = run_dag(module)
-
-    assert task_state(dag_run, "copy") == "failed"
-    (failure,) = module.FAILURES
-    assert type(failure).__name__ == "AirflowFailException"
-    assert "require_tree_hash is set, so nothing was written to s3://landing/beach.raw" in str(failure)
+    for message in messages:
+        assert message in str(failure)
     _assert_nothing_written(glacier_endpoint)
