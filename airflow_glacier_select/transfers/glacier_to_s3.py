@@ -20,9 +20,9 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.hooks.transfer import GlacierToS3Transfer, read_select_results
+from airflow_glacier_select.job_reference import job_id_of as _job_id
 from airflow_glacier_select.transfer_plan import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_CONCURRENCY,
@@ -41,17 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["GlacierJobOutputToS3Operator", "GlacierSelectResultsOperator"]
 
 _FINAL_ERRORS = (JobOutputExpiredError, DestinationExistsError, SelectJobFailedError)
-
-
-def _job_id(value: object) -> str:
-    """A job id, or the job operators' XCom dict (``retrieve.output``) that carries one."""
-    if isinstance(value, Mapping):
-        value = value.get("job_id")
-    if not isinstance(value, str) or not value:
-        raise GlacierValidationError(
-            "job_id", value, "must be a job id or a dict with a 'job_id' (a job operator's XCom value)"
-        )
-    return value
 
 
 class _GlacierToS3Base(AwsBaseOperator[GlacierJobsHook]):
