@@ -146,7 +146,10 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
     """Start one Glacier job and, unless told not to, wait for it; shared by the three job operators.
 
     Subclasses name their job parameters in ``job_fields`` and build the job model from
-    them in :meth:`build_job`.
+    them in :meth:`build_job`. Each pushes the XCom dict of
+    :mod:`airflow_glacier_select.job_reference`, with the same keys as
+    :class:`~airflow_glacier_select.sensors.glacier.GlacierJobSensor`; the sensor and the
+    S3 transfers take it as their ``job_id``.
 
     :param vault_name: the vault to run the job in.
     :param account_id: the vault owner's account id; ``-`` (default) is the credentials' account.

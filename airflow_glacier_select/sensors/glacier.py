@@ -1,4 +1,4 @@
-"""Wait for a Glacier job to end, in poke, reschedule or deferrable mode.
+"""Wait for a Glacier job to end, in reschedule (the default), poke or deferrable mode.
 
 A Glacier job that *fails* is a definite answer, not a wait that ran out: the task must
 fail with Glacier's StatusMessage even when ``soft_fail=True``, which only turns a

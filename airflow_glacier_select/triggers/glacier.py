@@ -6,7 +6,9 @@ triggerer's event loop. It never blocks that loop (aiobotocore through the amazo
 hook's async connection, ``asyncio.sleep``), rides out the service's bad moments
 (throttling, 5xx, dropped connections, expired session tokens) with capped, jittered
 backoff, and still stops at its deadline. Sensors and operators defer to the same
-trigger and resume on the single event it fires.
+trigger through :func:`defer_job_wait` and read the single event it fires with
+:func:`wait_outcome`; the wait's pure rules (intervals, backoff, grace, failure message)
+are in :mod:`airflow_glacier_select.waiting`.
 """
 
 from __future__ import annotations
