@@ -313,9 +313,17 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
             self._initiated = _initiated_from_description(existing, self.vault_name)
             self._final = existing if existing.succeeded else None
         else:
-            self._initiated = self.hook.initiate_job(self.vault_name, self._job)
+            self._initiated = self._initiate(self._job)
             self._final = None
         return self._initiated.to_dict()
+
+    def _initiate(self, job: JobParameters) -> InitiatedJob:
+        """InitiateJob: the one request that starts (and pays for) a job.
+
+        :meth:`submit_job` retries transient failures around it, looking for the job by
+        its resume token before each new try.
+        """
+        return self.hook.initiate_job(self.vault_name, job)
 
     def _find_own_job(self) -> JobDescription | None:
         """The first in-progress or succeeded job of this type carrying this task instance's token.
