@@ -47,11 +47,6 @@ class WaitSettings:
     poll_interval: float
     max_wait: float
 
-    @property
-    def waiter_max_attempts(self) -> int:
-        """The same wait in the amazon provider's terms: status checks, ``waiter_delay`` apart."""
-        return max(1, math.ceil(self.max_wait / self.poll_interval))
-
 
 def _check_attempts(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
