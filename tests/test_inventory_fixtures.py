@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -18,6 +19,8 @@ from airflow_glacier_select.testing.inventory_fixtures import (
 )
 
 PRINTABLE_ASCII = {chr(c) for c in range(0x20, 0x7F)}
+TREE_HASH = re.compile(r"[0-9a-f]{64}")
+"""A SHA256TreeHash as inventories carry it: 64 lowercase hex digits."""
 
 
 @pytest.mark.parametrize("format", ["JSON", "CSV"])
@@ -37,9 +40,10 @@ def test_archives_obey_the_service_rules_and_cover_the_tricky_cases() -> None:
         assert len(archive.archive_id) == 138
         assert len(archive.description) <= 1024
         assert set(archive.description) <= PRINTABLE_ASCII
-        assert len(archive.sha256_tree_hash) == 64 and int(archive.sha256_tree_hash, 16) >= 0
+        assert TREE_HASH.fullmatch(archive.sha256_tree_hash), archive.sha256_tree_hash
         assert archive.size >= 0
         assert archive.creation_date.utcoffset() is not None
+    assert len({a.sha256_tree_hash for a in archives}) == len(archives)  # not one hash repeated
     descriptions = {a.description for a in archives}
     assert set(TRICKY_DESCRIPTIONS) <= descriptions
     assert set(NON_ASCII_PATHS) <= {archive_path(d) for d in descriptions}

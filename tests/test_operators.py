@@ -233,14 +233,23 @@ def test_failed_job_fails_the_task_with_glacier_status_message(
     assert str(failure) == f"Glacier job {job['JobId']} in vault {VAULT} failed: {job['StatusMessage']}"
 
 
+@pytest.mark.parametrize(
+    "wait",
+    [
+        {"poll_interval": 0.1, "max_wait": 0.3},
+        # The amazon provider's names for the same wait: 3 checks 0.1 s apart.
+        {"waiter_delay": 0.1, "waiter_max_attempts": 3},
+    ],
+    ids=["max_wait", "waiter_max_attempts"],
+)
 @pytest.mark.parametrize("mode", MODES)
 def test_max_wait_fails_the_task_while_the_job_keeps_running(
-    mode: str, dag_folder: DagFolder, glacier_endpoint: Any, glacier_connection: str
+    mode: str, wait: dict[str, float], dag_folder: DagFolder, glacier_endpoint: Any, glacier_connection: str
 ) -> None:
     glacier_endpoint.set_tier_delay("Bulk", 3600)
     archive_id = glacier_endpoint.put_archive(VAULT, b"slow", "slow")
     dag = dag_folder.load(
-        f"max_wait_{mode}",
+        f"max_wait_{mode}_{len(wait)}{sorted(wait)[0]}",
         "recording(GlacierArchiveRetrievalOperator)",
         task_id="restore",
         vault_name=VAULT,
@@ -248,8 +257,7 @@ def test_max_wait_fails_the_task_while_the_job_keeps_running(
         archive_id=archive_id,
         tier="Bulk",
         deferrable=mode == "defer",
-        poll_interval=0.1,
-        max_wait=0.3,
+        **wait,
     )
     dag_run = run_dag(dag)
     assert task_state(dag_run, "restore") == "failed"
@@ -257,8 +265,10 @@ def test_max_wait_fails_the_task_while_the_job_keeps_running(
     assert job["StatusCode"] == "InProgress"
     [failure] = dag.FAILURES
     if mode == "defer":
-        assert str(failure) == (
-            f"Glacier job wait ended with timeout: job {job['JobId']} still InProgress at the deadline"
+        job_id = job["JobId"]
+        assert (
+            str(failure)
+            == f"Glacier job {job_id} in vault {VAULT}: job {job_id} still InProgress at the deadline"
         )
     else:
         assert str(failure) == (

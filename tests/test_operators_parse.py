@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import inspect
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 from airflow.sdk import DAG, task
+from waiter_cases import Refused, assert_refused, mapped_cases, refused_cases
 
 from airflow_glacier_select import get_provider_info
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.links import GlacierVaultLink
 from airflow_glacier_select.operators.glacier import (
-    DEFAULT_MAX_WAIT,
     GlacierArchiveRetrievalOperator,
     GlacierInventoryRetrievalOperator,
     GlacierJobOperator,
@@ -180,6 +182,8 @@ def test_every_string_parameter_is_templated(operator: type[GlacierJobOperator])
         "deferrable",
         "poll_interval",
         "max_wait",
+        "waiter_delay",
+        "waiter_max_attempts",
         "botocore_config",
     }
     parameters = set()
@@ -211,18 +215,96 @@ def test_nested_values_are_rendered() -> None:
 
 
 def test_waits_are_sized_for_bulk_retrievals() -> None:
+    """Bulk retrievals take 5-12 hours (Glacier Developer Guide, "Archive Retrieval Options"):
+    the default wait covers four of them, checked once a minute."""
     op = GlacierInventoryRetrievalOperator(task_id="inventory", vault_name="vault")
-    assert op.max_wait == DEFAULT_MAX_WAIT >= timedelta(hours=12).total_seconds()
-    assert op.poll_interval >= 30
+    assert (op.poll_interval, op.max_wait) == (60.0, 48 * 60 * 60.0)
+    assert op.max_wait >= 4 * timedelta(hours=12).total_seconds()
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("poll_interval", 0), ("max_wait", -1), ("poll_interval", "60"), ("max_wait", None)]
+    ("name", "value"), [("poll_interval", 0), ("max_wait", -1), ("poll_interval", "60"), ("max_wait", "1h")]
 )
 def test_wait_settings_must_be_positive(name: str, value: object) -> None:
     with pytest.raises(GlacierValidationError) as raised:
         GlacierInventoryRetrievalOperator(task_id="inventory", vault_name="vault", **{name: value})
     assert str(raised.value) == f"{name}: {value!r} must be a number of seconds above 0"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "poll_interval", "max_wait"),
+    [
+        *mapped_cases("poll_interval", "max_wait", default_total=48 * 60 * 60.0),
+        ({"max_wait": 90, "poll_interval": None}, 60.0, 90.0),  # None: not given, the default applies
+    ],
+)
+def test_waiter_delay_and_max_attempts_map_onto_poll_interval_and_max_wait(
+    arguments: dict[str, Any], poll_interval: float, max_wait: float
+) -> None:
+    for operator in (GlacierArchiveRetrievalOperator, GlacierSelectOperator):
+        extra = {"archive_id": ARCHIVE_ID} if operator is GlacierArchiveRetrievalOperator else SELECT
+        op = operator(task_id="job", vault_name="vault", **extra, **arguments)
+        assert (op.poll_interval, op.max_wait) == (poll_interval, max_wait)
+
+
+@pytest.mark.parametrize("case", refused_cases("poll_interval", "max_wait"), ids=str)
+def test_bad_or_disagreeing_waiter_settings_are_refused_when_the_dag_is_parsed(
+    case: Refused, glacier_endpoint: Any, glacier_connection: str
+) -> None:
+    build = partial(
+        GlacierInventoryRetrievalOperator, task_id="job", vault_name="v", aws_conn_id=glacier_connection
+    )
+    assert_refused(build, case, glacier_endpoint)
+
+
+def _event(status: str, **job: Any) -> dict[str, Any]:
+    return {
+        "status": status,
+        "vault_name": "vault",
+        "job_id": "job-1",
+        "job": {"JobId": "job-1", "Action": "InventoryRetrieval", **job} if job else None,
+        "message": f"{status} message",
+    }
+
+
+@pytest.mark.parametrize(
+    ("event", "error", "message"),
+    [
+        (None, AirflowException, "Trigger error: event is None"),
+        (
+            _event("failed", StatusCode="Failed", StatusMessage="Archive is corrupt"),
+            AirflowFailException,
+            "Glacier job job-1 in vault vault failed: Archive is corrupt",
+        ),
+        (_event("error"), AirflowException, "Glacier job job-1 in vault vault: error message"),
+        (
+            _event("timeout", StatusCode="InProgress"),
+            AirflowException,
+            "Glacier job job-1 in vault vault: timeout message",
+        ),
+    ],
+    ids=["missing", "failed", "error", "timeout"],
+)
+def test_execute_complete_validates_the_event_as_the_amazon_provider_does(
+    event: dict[str, Any] | None, error: type[Exception], message: str
+) -> None:
+    op = GlacierInventoryRetrievalOperator(task_id="inventory", vault_name="vault", deferrable=True)
+    with pytest.raises(error) as raised:
+        op.execute_complete({}, event)  # type: ignore[arg-type]
+    assert type(raised.value) is error
+    assert str(raised.value) == message
+
+
+def test_execute_complete_returns_the_job_reference_on_success() -> None:
+    op = GlacierInventoryRetrievalOperator(task_id="inventory", vault_name="vault", deferrable=True)
+    event = _event("success", StatusCode="Succeeded")
+    assert op.execute_complete({}, event) == {  # type: ignore[arg-type]
+        "vault_name": "vault",
+        "job_id": "job-1",
+        "job_type": "inventory-retrieval",
+        "location": "/-/vaults/vault/jobs/job-1",
+        "job": event["job"],
+    }
 
 
 def test_operators_and_link_are_registered_with_airflow() -> None:

@@ -1,6 +1,10 @@
 """GlacierJobSensor: real ``dag.test()`` runs against the local endpoint in every mode, and
 the mapping of trigger events and deferral failures onto task outcomes.
 
+Where users meet the amazon provider's conventions, the sensor follows them: it reschedules
+by default (as ``GlacierJobOperationSensor`` does), takes ``waiter_delay`` /
+``waiter_max_attempts``, and takes a job operator's XCom dict as ``job_id``.
+
 A failed Glacier job must fail the task with Glacier's StatusMessage even with
 ``soft_fail=True``; only a timeout may become a skip. Airflow's sensor base class
 would skip on both, in 3.0 and 3.3 alike, so both paths are pinned here.
@@ -12,21 +16,32 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from functools import partial
 from types import ModuleType
 from typing import Any
 
 import pytest
 from airflow import __version__ as airflow_version
+from airflow.providers.common.compat.sdk import PokeReturnValue
 from dag_runs import DagFolder, airflow_db, dag_folder, import_dag_file, run_dag, task_state, xcom_result
 from packaging.version import Version
+from waiter_cases import Refused, assert_refused, mapped_cases, refused_cases
 
 from airflow_glacier_select.exceptions import GlacierValidationError
+from airflow_glacier_select.job_reference import described_job_reference
+from airflow_glacier_select.jobs import JobDescription
 from airflow_glacier_select.sensors.glacier import (
     GlacierJobFailedError,
     GlacierJobSensor,
     GlacierJobWaitError,
 )
 from airflow_glacier_select.triggers.glacier import GlacierJobTrigger
+
+try:
+    from airflow.sdk.exceptions import AirflowException
+except ImportError:  # Airflow 3.0
+    from airflow.exceptions import AirflowException  # type: ignore[no-redef]
 
 __all__ = ["airflow_db", "dag_folder"]
 
@@ -110,18 +125,22 @@ def new_job(endpoint: Any) -> str:
 
 
 @contextmanager
-def job_ends_after(endpoint: Any, job_id: str, describes: int, failure: str | None = None) -> Iterator[None]:
-    """End the job once the endpoint has answered ``describes`` DescribeJob calls, so the
-    sensor provably sees it InProgress first (whatever the machine's speed)."""
+def job_ends_after(
+    endpoint: Any, job_id: str | None, describes: int, failure: str | None = None
+) -> Iterator[None]:
+    """End the job (``None``: every job in the vault) once the endpoint has answered ``describes``
+    DescribeJob calls, so the sensor provably sees it InProgress first (whatever the machine's speed)."""
     stop = threading.Event()
 
     def watch() -> None:
         while not stop.wait(0.05):
             if endpoint.request_count("DescribeJob") >= describes:
-                if failure is None:
-                    endpoint.complete_job(VAULT, job_id)
-                else:
-                    endpoint.fail_job(VAULT, job_id, failure)
+                jobs = endpoint.client().list_jobs(vaultName=VAULT)["JobList"]
+                for ending in [job_id] if job_id is not None else [job["JobId"] for job in jobs]:
+                    if failure is None:
+                        endpoint.complete_job(VAULT, ending)
+                    else:
+                        endpoint.fail_job(VAULT, ending, failure)
                 return
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -134,7 +153,8 @@ def job_ends_after(endpoint: Any, job_id: str, describes: int, failure: str | No
 
 
 def sensor_arguments(conn_id: str, job_id: str, mode: str, **extra: Any) -> dict[str, Any]:
-    waiting = {"deferrable": True} if mode == "deferrable" else {"mode": mode}
+    """``mode`` "default" leaves both ``mode`` and ``deferrable`` to the sensor's defaults."""
+    waiting = {"deferrable": True} if mode == "deferrable" else {"mode": mode} if mode != "default" else {}
     return {
         "vault_name": VAULT,
         "job_id": job_id,
@@ -169,18 +189,19 @@ def reschedule_count(dag_run: Any, task_id: str) -> int:
 # --- dag.test() runs ---------------------------------------------------------------------------
 
 
+RESCHEDULE_IN_DAG_TEST = pytest.mark.skipif(
+    Version("3.2") > AIRFLOW_VERSION,
+    reason="dag.test() hands sensors their first reschedule date as a string before "
+    "Airflow 3.2, so the base sensor crashes (apache/airflow#58777)",
+)
+
+
 @pytest.mark.parametrize(
     "mode",
     [
         "poke",
-        pytest.param(
-            "reschedule",
-            marks=pytest.mark.skipif(
-                Version("3.2") > AIRFLOW_VERSION,
-                reason="dag.test() hands sensors their first reschedule date as a string before "
-                "Airflow 3.2, so the base sensor crashes (apache/airflow#58777)",
-            ),
-        ),
+        pytest.param("reschedule", marks=RESCHEDULE_IN_DAG_TEST),
+        pytest.param("default", marks=RESCHEDULE_IN_DAG_TEST),
         "deferrable",
     ],
 )
@@ -194,13 +215,23 @@ def test_sensor_waits_for_the_job_and_returns_its_description(
         dag_run = run_dag(dag)
 
     assert task_state(dag_run, "wait") == "success", dag.FAILURES
-    description = xcom_result(dag_run, "wait")
+    result = xcom_result(dag_run, "wait")
+    assert set(result) == {"vault_name", "job_id", "job_type", "location", "job"}
+    assert (result["vault_name"], result["job_id"], result["job_type"]) == (
+        VAULT,
+        job_id,
+        "inventory-retrieval",
+    )
+    assert result["location"] == f"/{glacier_endpoint.account_id}/vaults/{VAULT}/jobs/{job_id}"
+    description = result["job"]
     assert description["JobId"] == job_id
     assert description["StatusCode"] == "Succeeded"
     assert description["Action"] == "InventoryRetrieval"
     assert glacier_endpoint.request_count("DescribeJob") >= 3  # InProgress twice, then Succeeded
-    if mode == "reschedule":
+    if mode in ("reschedule", "default"):  # the default frees the worker slot between checks
         assert reschedule_count(dag_run, "wait") >= 2
+    else:
+        assert reschedule_count(dag_run, "wait") == 0
     if mode == "deferrable":
         [(classpath, kwargs)] = [t for t in stored_triggers() if t[1].get("job_id") == job_id]
         assert classpath == "airflow_glacier_select.triggers.glacier.GlacierJobTrigger"
@@ -229,6 +260,57 @@ def test_failed_job_fails_the_task_with_its_status_message_even_with_soft_fail(
     assert isinstance(failure, AirflowFailException)
     assert "Archive is corrupt at byte 42" in str(failure)
     assert job_id in str(failure)
+
+
+CHAINED_DAG = """\
+from __future__ import annotations
+
+import datetime
+
+from airflow.sdk import DAG
+
+from airflow_glacier_select.operators.glacier import GlacierInventoryRetrievalOperator
+from airflow_glacier_select.sensors.glacier import GlacierJobSensor
+
+with DAG({dag_id!r}, schedule=None, start_date=datetime.datetime(2024, 1, 1)) as dag:
+    start = GlacierInventoryRetrievalOperator(
+        task_id="start", vault_name={vault!r}, aws_conn_id={conn!r},
+        wait_for_completion=False, deferrable=False,
+    )
+    GlacierJobSensor(
+        task_id="wait", vault_name={vault!r}, job_id=start.output, aws_conn_id={conn!r}, {waiting}
+    )
+"""
+
+
+@pytest.mark.parametrize("mode", ["poke", "deferrable"])
+def test_sensor_takes_a_job_operators_xcom_dict_and_pushes_the_same_keys(
+    mode: str, dag_folder: DagFolder, glacier_endpoint: Any, glacier_connection: str
+) -> None:
+    glacier_endpoint.set_tier_delay("Inventory", 3600)
+    glacier_endpoint.client().create_vault(vaultName=VAULT)
+    waiting = "deferrable=True" if mode == "deferrable" else "mode='poke'"
+    file = dag_folder.path / f"chained_{mode}.py"
+    file.write_text(
+        CHAINED_DAG.format(
+            dag_id=f"chained_{mode}",
+            vault=VAULT,
+            conn=glacier_connection,
+            waiting=f"{waiting}, poke_interval=0.1, timeout=600",
+        )
+    )
+    dag = import_dag_file(file)
+
+    with job_ends_after(glacier_endpoint, None, describes=2):
+        dag_run = run_dag(dag)
+
+    assert task_state(dag_run, "wait") == "success"
+    started, waited = xcom_result(dag_run, "start"), xcom_result(dag_run, "wait")
+    # One key style: the sensor pushes the operator's keys, plus the final description.
+    assert {key: value for key, value in waited.items() if key != "job"} == started
+    assert waited["job"]["JobId"] == started["job_id"]
+    assert waited["job"]["StatusCode"] == "Succeeded"
+    assert glacier_endpoint.request_count("InitiateJob") == 1
 
 
 def test_deferred_timeout_with_soft_fail_skips(
@@ -265,7 +347,12 @@ def make_sensor(**overrides: Any) -> GlacierJobSensor:
 
 @pytest.mark.parametrize(
     ("overrides", "field"),
-    [({"vault_name": "bad vault/name"}, "vaultName"), ({"job_id": ""}, "jobId")],
+    [
+        ({"vault_name": "bad vault/name"}, "vaultName"),
+        ({"job_id": ""}, "jobId"),
+        ({"job_id": {"vault_name": VAULT}}, "jobId"),  # an XCom dict without a job id
+        ({"job_id": {"job_id": 7}}, "jobId"),
+    ],
 )
 def test_bad_rendered_values_fail_before_any_request(
     overrides: dict[str, Any], field: str, glacier_endpoint: Any, glacier_connection: str
@@ -275,6 +362,51 @@ def test_bad_rendered_values_fail_before_any_request(
         sensor.poke({})  # type: ignore[arg-type]
     assert raised.value.field == field
     assert glacier_endpoint.request_count() == 0
+
+
+def test_reschedules_by_default_like_the_amazon_glacier_sensor() -> None:
+    from airflow.providers.amazon.aws.sensors.glacier import GlacierJobOperationSensor
+
+    amazon = GlacierJobOperationSensor(task_id="amazon", vault_name=VAULT, job_id="job-1")
+    assert make_sensor().mode == amazon.mode == "reschedule"
+    assert make_sensor().reschedule is True
+    # Deferred, the wait runs in the triggerer; the mode plays no part, so it stays Airflow's default.
+    assert make_sensor(deferrable=True).mode == "poke"
+    assert make_sensor(mode="poke").mode == "poke"
+    assert make_sensor(mode="reschedule", deferrable=True).mode == "reschedule"
+
+
+def test_xcom_dict_job_id_is_read_for_its_job_id(glacier_endpoint: Any, glacier_connection: str) -> None:
+    job_id = new_job(glacier_endpoint)
+    glacier_endpoint.complete_job(VAULT, job_id)
+    reference = {"vault_name": VAULT, "job_id": job_id, "job_type": "inventory-retrieval", "location": "/-/x"}
+    done = make_sensor(aws_conn_id=glacier_connection, job_id=reference).poke({})  # type: ignore[arg-type]
+    assert isinstance(done, PokeReturnValue) and done.is_done
+    assert done.xcom_value["job_id"] == job_id
+    assert done.xcom_value["job"]["StatusCode"] == "Succeeded"
+    assert glacier_endpoint.request_count("DescribeJob") == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "poke_interval", "timeout"),
+    [
+        # Without waiter_max_attempts, Airflow's own default timeout stays.
+        *mapped_cases("poke_interval", "timeout", default_total=7 * 24 * 60 * 60.0),
+        ({"poke_interval": timedelta(seconds=15), "timeout": timedelta(minutes=1)}, 15.0, 60.0),
+    ],
+)
+def test_waiter_delay_and_max_attempts_map_onto_poke_interval_and_timeout(
+    arguments: dict[str, Any], poke_interval: float, timeout: float
+) -> None:
+    sensor = make_sensor(**arguments)
+    assert (sensor.poke_interval, sensor.timeout) == (poke_interval, timeout)
+
+
+@pytest.mark.parametrize("case", refused_cases("poke_interval", "timeout"), ids=str)
+def test_bad_or_disagreeing_waiter_settings_are_refused_before_any_request(
+    case: Refused, glacier_endpoint: Any, glacier_connection: str
+) -> None:
+    assert_refused(partial(make_sensor, aws_conn_id=glacier_connection), case, glacier_endpoint)
 
 
 def test_templated_fields_include_the_job_coordinates() -> None:
@@ -293,9 +425,37 @@ def event(status: str, **job: Any) -> dict[str, Any]:
     }
 
 
-def test_success_event_returns_the_job_description() -> None:
-    description = make_sensor().execute_complete({}, event("success", StatusCode="Succeeded"))  # type: ignore[arg-type]
-    assert description == {"JobId": "job-1", "StatusCode": "Succeeded"}
+def test_success_event_returns_the_job_reference() -> None:
+    payload = event(
+        "success",
+        StatusCode="Succeeded",
+        Action="Select",
+        VaultARN=f"arn:aws:glacier:us-east-1:123456789012:vaults/{VAULT}",
+        JobOutputPath="out/job-1/",
+        OutputLocation={"S3": {"BucketName": "results", "Prefix": "out"}},
+    )
+    result = make_sensor().execute_complete({}, payload)  # type: ignore[arg-type]
+    assert result == {
+        "vault_name": VAULT,
+        "job_id": "job-1",
+        "job_type": "select",
+        "location": f"/123456789012/vaults/{VAULT}/jobs/job-1",
+        "job_output_path": "out/job-1/",
+        "s3_output": {"bucket": "results", "prefix": "out", "job_prefix": "out/job-1/"},
+        "job": payload["job"],
+    }
+    assert result == described_job_reference(VAULT, JobDescription.from_response(payload["job"]))
+
+
+def test_a_missing_event_fails_as_the_amazon_providers_operators_do() -> None:
+    """``execute_complete`` checks the event with the amazon provider's own helper."""
+    from airflow.providers.amazon.aws.utils import validate_execute_complete_event
+
+    with pytest.raises(AirflowException, match=r"^Trigger error: event is None$") as ours:
+        make_sensor().execute_complete({}, None)  # type: ignore[arg-type]
+    with pytest.raises(AirflowException) as amazon:
+        validate_execute_complete_event(None)
+    assert (type(ours.value), str(ours.value)) == (type(amazon.value), str(amazon.value))
 
 
 @pytest.mark.parametrize(
@@ -307,10 +467,11 @@ def test_success_event_returns_the_job_description() -> None:
             "Tier unavailable",
         ),
         (event("error"), GlacierJobWaitError, "error message"),
+        (event("failed"), GlacierJobFailedError, "failed message"),  # no description to quote
         (event("timeout", StatusCode="InProgress"), AirflowSensorTimeout, "timeout message"),
-        (None, GlacierJobWaitError, "no event"),
+        ({}, GlacierJobWaitError, "None"),
     ],
-    ids=["failed", "error", "timeout", "no-event"],
+    ids=["failed", "error", "failed-without-job", "timeout", "empty-event"],
 )
 def test_events_map_to_failures(payload: dict[str, Any] | None, error: type[Exception], text: str) -> None:
     with pytest.raises(error, match=text):

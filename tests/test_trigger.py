@@ -27,10 +27,10 @@ from airflow_glacier_select.triggers import glacier as trigger_module
 from airflow_glacier_select.triggers.glacier import (
     ErrorKind,
     GlacierJobTrigger,
-    backoff_delay,
     classify_error,
     shared_clients,
 )
+from airflow_glacier_select.waiting import backoff_delay
 
 POLL = 0.02
 NO_BOTOCORE_RETRIES = {"retries": {"mode": "standard", "total_max_attempts": 1}}

@@ -57,6 +57,7 @@ __all__ = [
     "JobOutput",
     "damaged_answers",
     "describe_job_answer",
+    "error_code",
 ]
 
 LIST_JOBS_PAGE_SIZE_MAX = 50
@@ -133,6 +134,13 @@ class ErrorKind(Enum):
     """The request itself is wrong (no such job or vault, access denied ...): stop waiting."""
 
 
+def error_code(error: BaseException) -> str:
+    """The service's error code of a failed call (``ThrottlingException`` ...); ``""`` when it has none."""
+    if isinstance(error, botocore.exceptions.ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
 def classify_error(error: BaseException) -> ErrorKind:
     """Decide whether a DescribeJob failure is worth retrying, by error code first, HTTP status second.
 
@@ -140,7 +148,7 @@ def classify_error(error: BaseException) -> ErrorKind:
     not listed here, so an unknown 5xx is still treated as the service's problem.
     """
     if isinstance(error, botocore.exceptions.ClientError):
-        code = str(error.response.get("Error", {}).get("Code", ""))
+        code = error_code(error)
         if code in _EXPIRED_CREDENTIAL_CODES or code.startswith("ExpiredToken"):
             return ErrorKind.EXPIRED_CREDENTIALS
         if code in _THROTTLING_CODES or code in _SERVER_CODES:

@@ -15,7 +15,12 @@ store, so a retry reconnects without even listing the vault's jobs.
 Transient failures (throttling, 5xx, a lost or damaged answer) while starting or polling a
 job are retried in the task with the trigger's capped backoff, up to ``max_wait``. A failed
 InitiateJob is retried only after looking for the job again by its token, since Glacier may
-have accepted it before the answer was lost.
+have accepted it before the answer was lost (:meth:`GlacierJobOperator.submit_job`).
+
+Waiting follows :mod:`airflow_glacier_select.waiting` (intervals, backoff, the amazon
+provider's ``waiter_delay`` / ``waiter_max_attempts``); deferring and resuming follow
+:func:`~airflow_glacier_select.triggers.glacier.defer_job_wait` and
+:func:`~airflow_glacier_select.triggers.glacier.wait_outcome`, shared with the sensor.
 """
 
 from __future__ import annotations
@@ -23,10 +28,8 @@ from __future__ import annotations
 import time
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import botocore.exceptions
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import (
@@ -37,8 +40,9 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_glacier_select.exceptions import GlacierValidationError
-from airflow_glacier_select.hooks.glacier import GlacierJobsHook, InitiatedJob
-from airflow_glacier_select.job_rules import check_description, check_seconds
+from airflow_glacier_select.hooks.glacier import GlacierJobsHook, InitiatedJob, error_code
+from airflow_glacier_select.job_reference import job_location, job_reference, s3_output
+from airflow_glacier_select.job_rules import check_description
 from airflow_glacier_select.jobs import (
     ArchiveRetrievalJob,
     CsvInput,
@@ -61,10 +65,18 @@ from airflow_glacier_select.resumable import (
 )
 from airflow_glacier_select.triggers.glacier import (
     ErrorKind,
-    GlacierJobTrigger,
     classify_error,
+    defer_job_wait,
     describe_error,
+    wait_outcome,
+)
+from airflow_glacier_select.waiting import (
+    DEFAULT_MAX_WAIT,
+    DEFAULT_POLL_INTERVAL,
+    WaitSettings,
+    job_failure_message,
     poll_retry_delay,
+    resolve_wait,
 )
 
 if TYPE_CHECKING:
@@ -78,16 +90,6 @@ __all__ = [
     "GlacierJobOperator",
     "GlacierSelectOperator",
 ]
-
-DEFAULT_POLL_INTERVAL = 60.0
-"""Seconds between DescribeJob calls: Expedited jobs end in minutes, Standard and Bulk in hours."""
-
-DEFAULT_MAX_WAIT = 48 * 60 * 60
-"""Seconds to wait for a job: Bulk takes up to 12 hours, with ample room for a busy service."""
-
-_DEFERRAL_GRACE = timedelta(minutes=2)
-"""How long Airflow waits past the trigger's own deadline before timing the deferral out itself,
-so the trigger's timeout event (which names the job and its last status) normally comes first."""
 
 _JINJA_MARKERS = ("{{", "{%", "{#")
 _PLAIN_SCALARS = (str, int, float, bool, type(None))
@@ -110,18 +112,13 @@ def _is_static(value: object) -> bool:
     return isinstance(value, Grant)
 
 
-def _job_location(account_id: str | None, vault_name: str, job_id: str) -> str:
-    """The job's URI path, as InitiateJob's ``Location`` header gives it."""
-    return f"/{account_id or '-'}/vaults/{vault_name}/jobs/{job_id}"
-
-
 def _initiated_from_description(job: JobDescription, vault_name: str) -> InitiatedJob:
     """The initiation record of a job met again later (in ListJobs, or in a trigger's event)."""
     return InitiatedJob(
         vault_name=vault_name,
         job_id=job.job_id,
         job_type=job.job_type or "",
-        location=_job_location(job.account_id, vault_name, job.job_id),
+        location=job_location(job.account_id, vault_name, job.job_id),
         job_output_path=job.job_output_path,
     )
 
@@ -132,8 +129,7 @@ def _job_failed(job: JobDescription, vault_name: str) -> AirflowFailException:
     A retry would pay for a new job that, with the same parameters, fails the same way;
     clearing the task starts a new one on purpose.
     """
-    reason = job.status_message or "no StatusMessage given"
-    return AirflowFailException(f"Glacier job {job.job_id} in vault {vault_name} failed: {reason}")
+    return AirflowFailException(job_failure_message(vault_name, job))
 
 
 def _stored_job(value: object) -> InitiatedJob | None:
@@ -150,7 +146,10 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
     """Start one Glacier job and, unless told not to, wait for it; shared by the three job operators.
 
     Subclasses name their job parameters in ``job_fields`` and build the job model from
-    them in :meth:`build_job`.
+    them in :meth:`build_job`. Each pushes the XCom dict of
+    :mod:`airflow_glacier_select.job_reference`, with the same keys as
+    :class:`~airflow_glacier_select.sensors.glacier.GlacierJobSensor`; the sensor and the
+    S3 transfers take it as their ``job_id``.
 
     :param vault_name: the vault to run the job in.
     :param account_id: the vault owner's account id; ``-`` (default) is the credentials' account.
@@ -163,9 +162,13 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
     :param deferrable: wait in the triggerer instead, without holding a worker slot (this
         waits even when ``wait_for_completion`` is False). Defaults to
         ``[operators] default_deferrable``.
-    :param poll_interval: seconds between DescribeJob calls while waiting.
-    :param max_wait: seconds to wait before failing the task; the job itself keeps running
-        and a retry reconnects to it.
+    :param poll_interval: seconds between DescribeJob calls while waiting (default 60).
+    :param max_wait: seconds to wait before failing the task (default 48 hours); the job
+        itself keeps running and a retry reconnects to it.
+    :param waiter_delay: the amazon provider's name for ``poll_interval``.
+    :param waiter_max_attempts: the amazon provider's bound on the wait, in status checks:
+        ``max_wait = waiter_delay x waiter_max_attempts``. Either name of a setting may be
+        used; both only when they agree (else :class:`GlacierValidationError`).
     :param durable: (Airflow 3.3+) also record the job in the task state store, so a retry
         reconnects without listing the vault's jobs. The resume-token lookup runs either way.
     :param aws_conn_id: the Airflow ``aws`` connection.
@@ -188,8 +191,10 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
         sns_topic: str | None = None,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
-        max_wait: float = DEFAULT_MAX_WAIT,
+        poll_interval: float | None = None,
+        max_wait: float | None = None,
+        waiter_delay: float | None = None,
+        waiter_max_attempts: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -199,8 +204,14 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
         self.sns_topic = sns_topic
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
-        self.poll_interval = check_seconds("poll_interval", poll_interval)
-        self.max_wait = check_seconds("max_wait", max_wait)
+        wait = resolve_wait(
+            poll_interval=poll_interval,
+            max_wait=max_wait,
+            waiter_delay=waiter_delay,
+            waiter_max_attempts=waiter_max_attempts,
+        )
+        self.poll_interval = wait.poll_interval
+        self.max_wait = wait.max_wait
         self._token = ""
         self._job: JobParameters | None = None
         self._initiated: InitiatedJob | None = None
@@ -302,9 +313,17 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
             self._initiated = _initiated_from_description(existing, self.vault_name)
             self._final = existing if existing.succeeded else None
         else:
-            self._initiated = self.hook.initiate_job(self.vault_name, self._job)
+            self._initiated = self._initiate(self._job)
             self._final = None
         return self._initiated.to_dict()
+
+    def _initiate(self, job: JobParameters) -> InitiatedJob:
+        """InitiateJob: the one request that starts (and pays for) a job.
+
+        :meth:`submit_job` retries transient failures around it, looking for the job by
+        its resume token before each new try.
+        """
+        return self.hook.initiate_job(self.vault_name, job)
 
     def _find_own_job(self) -> JobDescription | None:
         """The first in-progress or succeeded job of this type carrying this task instance's token.
@@ -329,8 +348,8 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
             return "Unknown"
         try:
             job = self.hook.get_job_description(self.vault_name, stored.job_id)
-        except botocore.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        except Exception as error:
+            if error_code(error) == "ResourceNotFoundException":
                 return "Expired"
             raise
         self._initiated = stored
@@ -350,20 +369,12 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
         if self._final is not None:
             return
         if self.deferrable:
-            self.defer(
-                trigger=GlacierJobTrigger(
-                    vault_name=initiated.vault_name,
-                    job_id=initiated.job_id,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                    account_id=self.account_id,
-                    poll_interval=self.poll_interval,
-                    deadline=time.time() + self.max_wait,
-                ),
-                method_name="execute_complete",
-                timeout=timedelta(seconds=self.max_wait) + _DEFERRAL_GRACE,
+            defer_job_wait(
+                self,
+                vault_name=initiated.vault_name,
+                job_id=initiated.job_id,
+                account_id=self.account_id,
+                wait=WaitSettings(poll_interval=self.poll_interval, max_wait=self.max_wait),
             )
         if self.wait_for_completion:
             self._final = self._poll(initiated)
@@ -398,39 +409,33 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: succeed with the final job, or fail with its message."""
-        if not event:
-            raise AirflowException("Glacier job trigger fired no event")
-        status = event.get("status")
-        if status == "failed" and event.get("job"):
-            raise _job_failed(JobDescription.from_response(event["job"]), event["vault_name"])
-        if status != "success":
-            raise AirflowException(f"Glacier job wait ended with {status}: {event.get('message')}")
+        outcome = wait_outcome(event)
+        if outcome.status == "failed" and outcome.job is not None:
+            raise _job_failed(outcome.job, outcome.vault_name)
+        if outcome.status != "success" or outcome.job is None:
+            raise AirflowException(outcome.message)
         self._job = self._validated_job(PLACEHOLDER_TOKEN)
-        self._final = JobDescription.from_response(event["job"])
-        self._initiated = _initiated_from_description(self._final, event["vault_name"])
+        self._final = outcome.job
+        self._initiated = _initiated_from_description(self._final, outcome.vault_name)
         return self._result()
 
     def _result(self) -> dict[str, Any]:
-        """The XCom value: plain JSON with the keys listed in each operator's docstring."""
+        """The XCom value: the dict of :mod:`airflow_glacier_select.job_reference`, as the sensor pushes."""
         initiated = self._initiated
         assert initiated is not None and self._job is not None
-        result: dict[str, Any] = {
-            "vault_name": initiated.vault_name,
-            "job_id": initiated.job_id,
-            "job_type": self._job.job_type,
-            "location": initiated.location,
-        }
-        if isinstance(self._job, SelectJob):
-            output = self._job.output_location
-            result["job_output_path"] = initiated.job_output_path
-            result["s3_output"] = {
-                "bucket": output.bucket_name,
-                "prefix": output.prefix,
-                "job_prefix": output.job_prefix(initiated.job_id),
-            }
-        if self._final is not None and (self.wait_for_completion or self.deferrable):
-            result["job"] = self._final.to_dict()
-        return result
+        output = self._job.output_location if isinstance(self._job, SelectJob) else None
+        waited = self.wait_for_completion or self.deferrable
+        return job_reference(
+            vault_name=initiated.vault_name,
+            job_id=initiated.job_id,
+            job_type=self._job.job_type,
+            location=initiated.location,
+            job_output_path=initiated.job_output_path,
+            select_output=None
+            if output is None
+            else s3_output(output.bucket_name, output.prefix, initiated.job_id),
+            job=self._final if waited else None,
+        )
 
 
 class GlacierArchiveRetrievalOperator(GlacierJobOperator):

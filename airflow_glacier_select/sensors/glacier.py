@@ -1,4 +1,4 @@
-"""Wait for a Glacier job to end, in poke, reschedule or deferrable mode.
+"""Wait for a Glacier job to end, in reschedule (the default), poke or deferrable mode.
 
 A Glacier job that *fails* is a definite answer, not a wait that ran out: the task must
 fail with Glacier's StatusMessage even when ``soft_fail=True``, which only turns a
@@ -9,8 +9,7 @@ from ``poke`` and on any ``AirflowException`` from a resumed deferral when
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -27,15 +26,16 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
-from airflow_glacier_select.job_rules import check_non_empty
-from airflow_glacier_select.jobs import JobDescription, validate_vault_name
+from airflow_glacier_select.job_reference import described_job_reference, job_id_of
+from airflow_glacier_select.jobs import validate_vault_name
 from airflow_glacier_select.triggers.glacier import (
-    DEFAULT_POLL_INTERVAL,
     ErrorKind,
-    GlacierJobTrigger,
     classify_error,
+    defer_job_wait,
     describe_error,
+    wait_outcome,
 )
+from airflow_glacier_select.waiting import WaitSettings, job_failure_message, resolve_wait
 
 try:  # Airflow >= 3.1 moved the deferral exceptions into the Task SDK.
     from airflow.sdk.exceptions import TaskDeferralTimeout  # type: ignore[attr-defined,unused-ignore]
@@ -44,9 +44,6 @@ except ImportError:  # pragma: no cover - Airflow 3.0
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-_DEFERRAL_GRACE = timedelta(minutes=2)
-"""How long Airflow waits past the trigger's own deadline before timing the deferral out itself."""
 
 
 class GlacierJobFailedError(AirflowException):
@@ -57,24 +54,36 @@ class GlacierJobWaitError(AirflowException):
     """The job could not be waited for (no such job or vault, access denied ...)."""
 
 
-def job_failure_message(vault_name: str, job: JobDescription) -> str:
-    """What a failed job's task log and exception say: vault, job and Glacier's own reason."""
-    reason = job.status_message or "no StatusMessage given"
-    return f"Glacier job {job.job_id} in vault {vault_name} failed: {reason}"
+def _seconds(value: object) -> object:
+    """Airflow sensors take ``poke_interval`` and ``timeout`` as seconds or a ``timedelta``."""
+    return value.total_seconds() if isinstance(value, timedelta) else value
 
 
 class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
     """Wait until a Glacier job (archive retrieval, inventory retrieval or select) ends.
 
-    Succeeded: the task returns the final job description (``JobDescription.to_dict()``:
-    Glacier's own keys) as its XCom value. Failed: the task fails, quoting Glacier's
-    StatusMessage, whatever ``soft_fail`` says. Timeout: ``AirflowSensorTimeout``, which
-    ``soft_fail=True`` turns into a skip.
+    Like the amazon provider's ``GlacierJobOperationSensor`` it reschedules between checks
+    by default, so a Bulk job's hours of waiting hold no worker slot; ``deferrable=True``
+    waits in the triggerer instead, and an explicit ``mode`` is always honoured.
+
+    Succeeded: the task's XCom value is the same dict the job operators push (see
+    :mod:`airflow_glacier_select.job_reference`): ``vault_name``, ``job_id``, ``job_type``,
+    ``location``, for select jobs ``job_output_path`` and ``s3_output``, and ``job`` (the
+    final DescribeJob with Glacier's own keys, ``JobDescription.to_dict()``). Failed: the
+    task fails, quoting Glacier's StatusMessage, whatever ``soft_fail`` says. Timeout:
+    ``AirflowSensorTimeout``, which ``soft_fail=True`` turns into a skip.
 
     :param vault_name: the vault the job runs in (templated).
-    :param job_id: the job to wait for (templated), e.g. an operator's XCom.
+    :param job_id: the job to wait for (templated): a job id, or a job operator's XCom dict
+        (``retrieve.output``).
     :param account_id: the vault owner's account id, ``-`` for the credentials' own (templated).
-    :param poke_interval: seconds between DescribeJob calls, in every mode.
+    :param poke_interval: seconds between DescribeJob calls, in every mode (default 60).
+    :param waiter_delay: the amazon provider's name for ``poke_interval``; give either (or
+        both, agreeing).
+    :param waiter_max_attempts: the amazon provider's way to bound the wait: the sensor's
+        ``timeout`` becomes ``waiter_delay x waiter_max_attempts`` seconds (a ``timeout``
+        given as well must agree).
+    :param mode: ``reschedule`` (default unless deferrable) or ``poke``.
     :param deferrable: hand the wait to :class:`GlacierJobTrigger` in the triggerer, freeing the
         worker slot; the sensor's ``timeout`` becomes the trigger's deadline.
     """
@@ -87,13 +96,28 @@ class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
         self,
         *,
         vault_name: str,
-        job_id: str,
+        job_id: str | Mapping[str, Any],
         account_id: str = "-",
-        poke_interval: float = DEFAULT_POLL_INTERVAL,
+        poke_interval: float | timedelta | None = None,
+        waiter_delay: float | None = None,
+        waiter_max_attempts: int | None = None,
+        mode: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
-        super().__init__(poke_interval=poke_interval, **kwargs)
+        wait = resolve_wait(
+            poll_interval=_seconds(poke_interval),
+            max_wait=_seconds(kwargs.get("timeout")),
+            waiter_delay=waiter_delay,
+            waiter_max_attempts=waiter_max_attempts,
+            poll_interval_field="poke_interval",
+            max_wait_field="timeout",
+        )
+        if waiter_max_attempts is not None:
+            kwargs["timeout"] = wait.max_wait
+        if mode is None:
+            mode = "poke" if deferrable else "reschedule"
+        super().__init__(poke_interval=wait.poll_interval, mode=mode, **kwargs)
         self.vault_name = vault_name
         self.job_id = job_id
         self.account_id = account_id
@@ -103,29 +127,29 @@ class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
     def _hook_parameters(self) -> dict[str, Any]:
         return {**super()._hook_parameters, "account_id": self.account_id}
 
-    def _check_rendered(self) -> None:
+    def _rendered_job_id(self) -> str:
         """Refuse bad values once templates are rendered, before any request is sent."""
         validate_vault_name(self.vault_name)
-        check_non_empty("jobId", self.job_id)
+        return job_id_of(self.job_id, "jobId")
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """One DescribeJob; a transient failure (throttling, 5xx, a lost or damaged answer) is "not yet"."""
-        self._check_rendered()
+        job_id = self._rendered_job_id()
         try:
-            job = self.hook.get_job_description(self.vault_name, self.job_id)
+            job = self.hook.get_job_description(self.vault_name, job_id)
         except Exception as error:
             if classify_error(error) is not ErrorKind.TRANSIENT:
                 raise
             self.log.warning(
-                "DescribeJob for Glacier job %s failed (%s); asking again", self.job_id, describe_error(error)
+                "DescribeJob for Glacier job %s failed (%s); asking again", job_id, describe_error(error)
             )
             return False
         if job.failed:
             raise GlacierJobFailedError(job_failure_message(self.vault_name, job))
         if job.succeeded:
-            self.log.info("Glacier job %s in vault %s succeeded", self.job_id, self.vault_name)
-            return PokeReturnValue(is_done=True, xcom_value=job.to_dict())
-        self.log.debug("Glacier job %s is %s", self.job_id, job.status_code)
+            self.log.info("Glacier job %s in vault %s succeeded", job_id, self.vault_name)
+            return PokeReturnValue(is_done=True, xcom_value=described_job_reference(self.vault_name, job))
+        self.log.debug("Glacier job %s is %s", job_id, job.status_code)
         return False
 
     def execute(self, context: Context) -> Any:
@@ -137,36 +161,25 @@ class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
             self._job_failed(failed)
         if done:
             return done.xcom_value if isinstance(done, PokeReturnValue) else None
-        self.defer(
-            trigger=GlacierJobTrigger(
-                vault_name=self.vault_name,
-                job_id=self.job_id,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                botocore_config=self.botocore_config,
-                account_id=self.account_id,
-                poll_interval=self.poke_interval,
-                deadline=time.time() + self.timeout,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout) + _DEFERRAL_GRACE,
+        defer_job_wait(
+            self,
+            vault_name=self.vault_name,
+            job_id=self._rendered_job_id(),
+            account_id=self.account_id,
+            wait=WaitSettings(poll_interval=self.poke_interval, max_wait=self.timeout),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Map the trigger's event: the job description on success, otherwise the matching failure."""
-        if not event:
-            raise GlacierJobWaitError(f"Glacier job {self.job_id}: the trigger fired no event")
-        status, message = event.get("status"), str(event.get("message", ""))
-        if status == "success":
-            self.log.info("Glacier job %s in vault %s succeeded", self.job_id, self.vault_name)
-            return dict(event["job"])
-        if status == "timeout":
-            raise AirflowSensorTimeout(f"Glacier job {self.job_id} in vault {self.vault_name}: {message}")
-        if status == "failed":
-            job = JobDescription.from_response(event["job"])
-            raise GlacierJobFailedError(job_failure_message(self.vault_name, job))
-        raise GlacierJobWaitError(f"Glacier job {self.job_id} in vault {self.vault_name}: {message}")
+        """Map the trigger's event: the job on success, otherwise the matching failure."""
+        outcome = wait_outcome(event)
+        if outcome.status == "success" and outcome.job is not None:
+            self.log.info("Glacier job %s in vault %s succeeded", outcome.job.job_id, self.vault_name)
+            return described_job_reference(self.vault_name, outcome.job)
+        if outcome.status == "timeout":
+            raise AirflowSensorTimeout(outcome.message)
+        if outcome.status == "failed":
+            raise GlacierJobFailedError(outcome.message)
+        raise GlacierJobWaitError(outcome.message)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Resume after deferral, letting ``soft_fail`` skip on a timeout only.

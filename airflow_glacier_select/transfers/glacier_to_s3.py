@@ -24,8 +24,8 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
+from airflow_glacier_select.job_reference import job_id_of
 from airflow_glacier_select.s3_copy.destination import S3ObjectSettings
 from airflow_glacier_select.s3_copy.engine import GlacierToS3Transfer
 from airflow_glacier_select.s3_copy.errors import (
@@ -58,17 +58,6 @@ FINAL_ERRORS = (
     SelectJobFailedError,
 )
 """Failures no retry can mend: the task fails at once (``AirflowFailException``)."""
-
-
-def job_id_of(value: object) -> str:
-    """A job id, or the job operators' XCom dict (``retrieve.output``) that carries one."""
-    if isinstance(value, Mapping):
-        value = value.get("job_id")
-    if not isinstance(value, str) or not value:
-        raise GlacierValidationError(
-            "job_id", value, "must be a job id or a dict with a 'job_id' (a job operator's XCom value)"
-        )
-    return value
 
 
 class GlacierToS3BaseOperator(AwsBaseOperator[GlacierJobsHook]):

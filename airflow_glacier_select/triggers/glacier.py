@@ -6,22 +6,25 @@ triggerer's event loop. It never blocks that loop (aiobotocore through the amazo
 hook's async connection, ``asyncio.sleep``), rides out the service's bad moments
 (throttling, 5xx, dropped connections, expired session tokens) with capped, jittered
 backoff, and still stops at its deadline. Sensors and operators defer to the same
-trigger and resume on the single event it fires.
+trigger through :func:`defer_job_wait` and read the single event it fires with
+:func:`wait_outcome`; the wait's pure rules (intervals, backoff, grace, failure message)
+are in :mod:`airflow_glacier_select.waiting`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import botocore.exceptions
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_glacier_select.exceptions import GlacierValidationError
@@ -31,12 +34,21 @@ from airflow_glacier_select.hooks.glacier import (
     classify_error,
     damaged_answers,
     describe_job_answer,
+    error_code,
 )
 from airflow_glacier_select.job_rules import check_non_empty, check_seconds
 from airflow_glacier_select.jobs import JobDescription, validate_vault_name
+from airflow_glacier_select.waiting import (
+    DEFAULT_POLL_INTERVAL,
+    DEFERRAL_GRACE_SECONDS,
+    WaitSettings,
+    job_failure_message,
+    poll_retry_delay,
+)
 
-DEFAULT_POLL_INTERVAL = 60.0
-"""Seconds between DescribeJob calls: Expedited jobs end in minutes, Bulk in up to 12 hours."""
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+    from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 
 _MIN_REQUEST_WINDOW = 5.0
 """Seconds a DescribeJob request may take even when the deadline is (nearly) reached."""
@@ -45,33 +57,9 @@ _MIN_REQUEST_WINDOW = 5.0
 def describe_error(error: BaseException) -> str:
     """One line naming what went wrong, e.g. ``ResourceNotFoundException: Job not found``."""
     if isinstance(error, botocore.exceptions.ClientError):
-        details = error.response.get("Error", {})
-        return f"{details.get('Code', 'Unknown')}: {details.get('Message', '')}".rstrip(": ")
+        message = error.response.get("Error", {}).get("Message", "")
+        return f"{error_code(error) or 'Unknown'}: {message}".rstrip(": ")
     return f"{type(error).__name__}: {error}".rstrip(": ")
-
-
-def backoff_delay(
-    attempt: int, *, base: float, cap: float, uniform: Callable[[], float] = random.random
-) -> float:
-    """Seconds to wait before retry ``attempt`` (1-based): doubling from ``base``, never above ``cap``.
-
-    "Equal jitter": half of the step is fixed so retries never bunch up at zero, the
-    other half is random so many triggers throttled together do not retry in lockstep.
-    """
-    if attempt < 1:
-        raise ValueError(f"attempt: {attempt!r} must be at least 1")
-    step = min(cap, base * 2 ** min(attempt - 1, 32))
-    return step / 2 + uniform() * step / 2
-
-
-def poll_retry_delay(attempt: int, poll_interval: float) -> float:
-    """Backoff after transient failure ``attempt`` of a wait: from 1 s (or less) up to ``poll_interval``.
-
-    A retry is never spaced further apart than a regular poll, and a short ``poll_interval``
-    (as in tests) keeps every retry short too.
-    """
-    base = min(1.0, poll_interval)
-    return backoff_delay(attempt, base=base, cap=max(poll_interval, base))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,10 +326,71 @@ class GlacierJobTrigger(BaseTrigger):
                 if job.succeeded:
                     return self._event("success", job, f"job {self.job_id} succeeded")
                 if job.failed:
-                    reason = job.status_message or "no StatusMessage given"
-                    return self._event("failed", job, f"job {self.job_id} failed: {reason}")
+                    return self._event("failed", job, job_failure_message(self.vault_name, job))
             left = self._seconds_left()
             if left is not None and left <= 0:
                 state = job.status_code if job is not None else "not yet described"
                 return self._event("timeout", job, f"job {self.job_id} still {state} at the deadline")
             await asyncio.sleep(delay if left is None else min(delay, left))
+
+
+# ---------------------------------------------------------------------------------------------
+# The task side of a deferred wait: the job operators and the sensor defer and resume here.
+# ---------------------------------------------------------------------------------------------
+
+
+_TASK_CONNECTION_SETTINGS = ("aws_conn_id", "region_name", "verify", "botocore_config")
+"""The task's connection settings the trigger rebuilds its hook from (never a secret)."""
+
+
+def defer_job_wait(
+    task: AwsBaseOperator[Any] | AwsBaseSensor[Any],
+    *,
+    vault_name: str,
+    job_id: str,
+    account_id: str,
+    wait: WaitSettings,
+) -> NoReturn:
+    """Hand the wait to :class:`GlacierJobTrigger` with the task's connection settings; resume in
+    ``execute_complete``.
+
+    The trigger stops at ``wait.max_wait``; Airflow's own deferral timeout comes a grace later,
+    so the trigger's timeout event (naming the job and its last status) normally arrives first.
+    """
+    connection = {name: getattr(task, name) for name in _TASK_CONNECTION_SETTINGS}
+    trigger = GlacierJobTrigger(
+        vault_name=vault_name,
+        job_id=job_id,
+        account_id=account_id,
+        poll_interval=wait.poll_interval,
+        deadline=time.time() + wait.max_wait,
+        **connection,
+    )
+    task.defer(
+        trigger=trigger,
+        method_name="execute_complete",
+        timeout=timedelta(seconds=wait.max_wait + DEFERRAL_GRACE_SECONDS),
+    )
+
+
+class WaitOutcome(NamedTuple):
+    """What a resumed task reads from the trigger's event."""
+
+    status: str
+    """``success``, ``failed``, ``timeout`` or ``error``."""
+    vault_name: str
+    job: JobDescription | None
+    """The last description the trigger saw, if any."""
+    message: str
+    """One line for the task's failure: Glacier's StatusMessage for a failed job, else the trigger's."""
+
+
+def wait_outcome(event: dict[str, Any] | None) -> WaitOutcome:
+    """Read the trigger's event; a missing one fails as in the amazon provider's operators."""
+    event = validate_execute_complete_event(event)
+    job = JobDescription.from_response(event["job"]) if event.get("job") else None
+    status, vault_name = str(event.get("status")), str(event.get("vault_name"))
+    if status == "failed" and job is not None:
+        return WaitOutcome(status, vault_name, job, job_failure_message(vault_name, job))
+    message = f"Glacier job {event.get('job_id')} in vault {vault_name}: {event.get('message')}"
+    return WaitOutcome(status, vault_name, job, message)

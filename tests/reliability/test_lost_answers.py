@@ -77,4 +77,4 @@ def test_sensor_poke_reads_a_transient_failure_as_not_yet(
     glacier_endpoint.inject_fault("DescribeJob", "throttle")
     assert sensor.poke({}) is False  # type: ignore[arg-type]
     done = sensor.poke({})  # type: ignore[arg-type]
-    assert done and done.xcom_value["StatusCode"] == "Succeeded"  # type: ignore[union-attr]
+    assert done and done.xcom_value["job"]["StatusCode"] == "Succeeded"  # type: ignore[union-attr]
