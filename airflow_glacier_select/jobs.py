@@ -106,8 +106,10 @@ def _common_parameters(job_type: str, description: str | None, sns_topic: str | 
 class ArchiveRetrievalJob:
     """Restore one archive, or a 1 MiB-aligned byte range of it, for download.
 
-    ``archive_size`` is not sent to Glacier: it only lets a range end at the archive's
-    last byte (Glacier allows ``end + 1 == archive size``), which cannot be checked otherwise.
+    ``archive_size`` is not sent to Glacier: when known (from an inventory or a DescribeJob)
+    it lets the range's end be checked here, before the job is paid for. Without it a range
+    may still end at the archive's last byte (Glacier allows ``end + 1 == archive size``);
+    an unaligned end is then left to Glacier, which refuses a wrong one before starting a job.
     """
 
     archive_id: str

@@ -165,13 +165,6 @@ CATALOGUE: list[tuple[str, Callable[[], object], str, object, str]] = [
         "start must be divisible by 1 MiB (1048576)",
     ),
     (
-        "range end unaligned, size unknown",
-        lambda: archive(retrieval_byte_range="0-1048576"),
-        "RetrievalByteRange",
-        "0-1048576",
-        f"{UNALIGNED_END} (pass archive_size to end at the archive's last byte)",
-    ),
-    (
         "range end unaligned and short of the archive end",
         lambda: archive(retrieval_byte_range="0-4998", archive_size=5000),
         "RetrievalByteRange",

@@ -101,6 +101,16 @@ def test_byte_range_alignment_accepts_mib_bounds_and_archive_end(value, archive_
     assert job_from_parameters(job.to_job_parameters(), archive_size=archive_size) == job
 
 
+def test_byte_range_may_end_at_the_archives_last_byte_without_archive_size():
+    """Receiving Checksums When Downloading Data: a megabyte-aligned range ends where end + 1
+    is divisible by 1 MiB *or* at the archive's last byte; Initiate Job (POST jobs) leaves the
+    size check to Glacier, so without the size the client accepts the end and sends it as is."""
+    job = ArchiveRetrievalJob(archive_id="a", retrieval_byte_range=f"{MIB}-{MIB + 4998}")
+    assert job.to_job_parameters()["RetrievalByteRange"] == f"{MIB}-{MIB + 4998}"
+    assert job_from_parameters(job.to_job_parameters()) == job
+    assert parse_byte_range("0-4998") == (0, 4998)
+
+
 def test_archive_size_is_context_not_part_of_the_request():
     with_size = ArchiveRetrievalJob(archive_id="a", retrieval_byte_range="0-1048575", archive_size=2 * MIB)
     assert with_size.to_job_parameters() == {

@@ -439,8 +439,8 @@ class GlacierArchiveRetrievalOperator(GlacierJobOperator):
     :param archive_id: the archive to retrieve.
     :param retrieval_byte_range: ``start-end`` (inclusive), 1 MiB-aligned; omit for the whole archive.
     :param tier: ``Expedited``, ``Standard`` (Glacier's default) or ``Bulk``.
-    :param archive_size: the archive's size in bytes, needed only when the byte range ends at
-        the archive's last byte (not sent to Glacier).
+    :param archive_size: the archive's size in bytes (from an inventory), if known: the byte
+        range's end is then checked against it before anything is sent (not sent to Glacier).
     See :class:`GlacierJobOperator` for the common parameters.
 
     Returns (XCom) a plain JSON dict: ``vault_name``, ``job_id``, ``job_type``
