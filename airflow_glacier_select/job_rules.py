@@ -79,6 +79,25 @@ def check_tier(value: object, field: str = "Tier") -> str:
     return check_one_of(field, value, TIERS)
 
 
+FALLBACK_TIERS = ("Standard", "Bulk")
+
+
+def check_expedited_fallback_tier(value: object, tier: object) -> str | None:
+    """The tier to ask for when Glacier has no Expedited capacity: Standard or Bulk, for an Expedited job.
+
+    A fallback next to any other tier (or none: Standard) could never be used and is
+    refused as a likely mistake. Both values are final (rendered) when this is called.
+    """
+    if value is None:
+        return None
+    check_one_of("expedited_fallback_tier", value, FALLBACK_TIERS)
+    if tier != "Expedited":
+        raise GlacierValidationError(
+            "expedited_fallback_tier", value, f"only applies to tier Expedited (tier is {tier!r})"
+        )
+    return str(value)
+
+
 def check_description(value: object, field: str = "Description") -> str:
     """Glacier limits a job description to 1,024 bytes of printable ASCII (0x20-0x7E)."""
     text = check_str(field, value)

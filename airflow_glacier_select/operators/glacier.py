@@ -20,6 +20,7 @@ have accepted it before the answer was lost.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,8 +38,8 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_glacier_select.exceptions import GlacierValidationError
-from airflow_glacier_select.hooks.glacier import GlacierJobsHook, InitiatedJob
-from airflow_glacier_select.job_rules import check_description, check_seconds
+from airflow_glacier_select.hooks.glacier import GlacierJobsHook, GlacierRefusedError, InitiatedJob
+from airflow_glacier_select.job_rules import check_description, check_expedited_fallback_tier, check_seconds
 from airflow_glacier_select.jobs import (
     ArchiveRetrievalJob,
     CsvInput,
@@ -136,6 +137,25 @@ def _job_failed(job: JobDescription, vault_name: str) -> AirflowFailException:
     return AirflowFailException(f"Glacier job {job.job_id} in vault {vault_name} failed: {reason}")
 
 
+def _expedited_fallback(
+    job: JobParameters, error: GlacierRefusedError, fallback_tier: str | None
+) -> JobParameters | None:
+    """The job again at ``fallback_tier`` when Glacier had no Expedited capacity for it, else None.
+
+    InsufficientCapacityException refuses the request (no job exists, nothing is charged), so
+    asking once more at Standard or Bulk cannot pay twice; the caller still looks for the
+    task's job by its resume token first, as before any InitiateJob.
+    """
+    if (
+        fallback_tier is None
+        or error.code != "InsufficientCapacityException"
+        or not isinstance(job, (ArchiveRetrievalJob, SelectJob))
+        or job.tier != "Expedited"
+    ):
+        return None
+    return dataclasses.replace(job, tier=fallback_tier)
+
+
 def _stored_job(value: object) -> InitiatedJob | None:
     """Read back what ``submit_job`` stored in the task state store; anything else counts as nothing."""
     if not isinstance(value, Mapping) or not isinstance(value.get("job_id"), str):
@@ -178,6 +198,7 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
     operator_extra_links = (GlacierVaultLink(),)
     external_id_key = "glacier_job"
     job_fields: ClassVar[tuple[str, ...]] = ()
+    expedited_fallback_tier: str | None = None
 
     def __init__(
         self,
@@ -302,7 +323,15 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
             self._initiated = _initiated_from_description(existing, self.vault_name)
             self._final = existing if existing.succeeded else None
         else:
-            self._initiated = self.hook.initiate_job(self.vault_name, self._job)
+            try:
+                self._initiated = self.hook.initiate_job(self.vault_name, self._job)
+            except GlacierRefusedError as error:
+                fallback = _expedited_fallback(self._job, error, self.expedited_fallback_tier)
+                if fallback is None:
+                    raise
+                self.log.warning("%s; asking for tier %s instead", error, self.expedited_fallback_tier)
+                self._job = fallback
+                return self._submit_once()
             self._final = None
         return self._initiated.to_dict()
 
@@ -441,6 +470,8 @@ class GlacierArchiveRetrievalOperator(GlacierJobOperator):
     :param tier: ``Expedited``, ``Standard`` (Glacier's default) or ``Bulk``.
     :param archive_size: the archive's size in bytes (from an inventory), if known: the byte
         range's end is then checked against it before anything is sent (not sent to Glacier).
+    :param expedited_fallback_tier: ``Standard`` or ``Bulk``: when Glacier answers an Expedited
+        request with InsufficientCapacityException, ask once more at this tier (default: fail).
     See :class:`GlacierJobOperator` for the common parameters.
 
     Returns (XCom) a plain JSON dict: ``vault_name``, ``job_id``, ``job_type``
@@ -448,7 +479,7 @@ class GlacierArchiveRetrievalOperator(GlacierJobOperator):
     ``job`` (the final DescribeJob as ``JobDescription.to_dict()``).
     """
 
-    job_fields = ("archive_id", "retrieval_byte_range", "tier", "archive_size")
+    job_fields = ("archive_id", "retrieval_byte_range", "tier", "archive_size", "expedited_fallback_tier")
     template_fields: Sequence[str] = aws_template_fields(
         "vault_name", "account_id", "description", "sns_topic", *job_fields
     )
@@ -460,6 +491,7 @@ class GlacierArchiveRetrievalOperator(GlacierJobOperator):
         retrieval_byte_range: str | None = None,
         tier: str | None = None,
         archive_size: int | None = None,
+        expedited_fallback_tier: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -467,9 +499,11 @@ class GlacierArchiveRetrievalOperator(GlacierJobOperator):
         self.retrieval_byte_range = retrieval_byte_range
         self.tier = tier
         self.archive_size = archive_size
+        self.expedited_fallback_tier = expedited_fallback_tier
         self._validate_if_static()
 
     def build_job(self, description: str) -> ArchiveRetrievalJob:
+        check_expedited_fallback_tier(self.expedited_fallback_tier, self.tier)
         return ArchiveRetrievalJob(
             archive_id=self.archive_id,
             description=description,
@@ -589,6 +623,8 @@ class GlacierSelectOperator(GlacierJobOperator):
     :param storage_class: ``STANDARD``, ``REDUCED_REDUNDANCY`` or ``STANDARD_IA``.
     :param tags: S3 object tags (values are templated).
     :param user_metadata: S3 user metadata (values are templated).
+    :param expedited_fallback_tier: ``Standard`` or ``Bulk``: when Glacier answers an Expedited
+        request with InsufficientCapacityException, ask once more at this tier (default: fail).
     See :class:`GlacierJobOperator` for the common parameters.
 
     Returns (XCom) a plain JSON dict: ``vault_name``, ``job_id``, ``job_type`` (``select``),
@@ -603,6 +639,7 @@ class GlacierSelectOperator(GlacierJobOperator):
         "expression",
         "expression_type",
         "tier",
+        "expedited_fallback_tier",
         *_CSV_INPUT_FIELDS,
         *_CSV_OUTPUT_FIELDS,
         *_S3_FIELDS,
@@ -639,9 +676,11 @@ class GlacierSelectOperator(GlacierJobOperator):
         storage_class: str | None = None,
         tags: Mapping[str, str] | None = None,
         user_metadata: Mapping[str, str] | None = None,
+        expedited_fallback_tier: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.expedited_fallback_tier = expedited_fallback_tier
         self.archive_id = archive_id
         self.expression = expression
         self.expression_type = expression_type
@@ -670,6 +709,7 @@ class GlacierSelectOperator(GlacierJobOperator):
         self._validate_if_static()
 
     def build_job(self, description: str) -> SelectJob:
+        check_expedited_fallback_tier(self.expedited_fallback_tier, self.tier)
         encryption = None
         if (self.encryption, self.kms_key_id, self.kms_context) != (None, None, None):
             encryption = Encryption(

@@ -21,7 +21,7 @@ from moto.glacier import models as moto_glacier_models
 from moto.glacier import urls as moto_glacier_urls
 from moto.glacier.models import GlacierBackend
 
-from airflow_glacier_select.testing.errors import invalid, missing, not_found
+from airflow_glacier_select.testing.errors import ServiceError, invalid, missing, not_found
 from airflow_glacier_select.testing.inventory_output import decode_marker, render_inventory
 from airflow_glacier_select.testing.models import (
     Archive,
@@ -224,6 +224,11 @@ class LocalGlacierBackend(GlacierBackend):
             request = validate_job_parameters(
                 params, archive_size, self._bucket_exists, lambda marker: decode_marker(marker) is not None
             )
+            if request.tier == "Expedited" and not self.state.expedited_capacity:
+                raise ServiceError(
+                    "InsufficientCapacityException",
+                    "There is insufficient capacity to process this expedited request",
+                )
             delay_key = "Inventory" if request.type == "inventory-retrieval" else request.tier
             archive = vault.archives.get(request.archive_id) if request.archive_id else None
             job = LocalJob(vault, request, self.state.tier_delays[delay_key], archive)

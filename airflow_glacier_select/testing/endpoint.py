@@ -125,6 +125,9 @@ class LocalGlacierEndpoint(_EndpointClients):
     def set_tier_delay(self, tier: str, seconds: float) -> None:
         self.controls.set_tier_delay(tier, seconds)
 
+    def set_expedited_capacity(self, available: bool) -> None:
+        self.controls.set_expedited_capacity(available)
+
     def complete_job(self, vault_name: str, job_id: str) -> None:
         self.controls.complete_job(vault_name, job_id)
 
@@ -204,6 +207,9 @@ class RemoteGlacierEndpoint(_EndpointClients):
 
     def set_tier_delay(self, tier: str, seconds: float) -> None:
         self._call("POST", "tier-delay", {"tier": tier, "seconds": seconds})
+
+    def set_expedited_capacity(self, available: bool) -> None:
+        self._call("POST", "expedited-capacity", {"available": available})
 
     def complete_job(self, vault_name: str, job_id: str) -> None:
         self._call("POST", "complete-job", {"vault_name": vault_name, "job_id": job_id})
