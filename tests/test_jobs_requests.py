@@ -111,6 +111,14 @@ def test_byte_range_may_end_at_the_archives_last_byte_without_archive_size():
     assert parse_byte_range("0-4998") == (0, 4998)
 
 
+@pytest.mark.parametrize("bucket", ["My-Bucket", "my_bucket", "Legacy_Bucket.2017", "b" * 255])
+def test_legacy_us_east_1_bucket_names_are_accepted(bucket: str) -> None:
+    """S3Location: BucketName is an S3 bucket; S3 still serves legacy us-east-1 names (upper
+    case, underscores, up to 255 characters), so Glacier Select can write results to them."""
+    location = S3OutputLocation(bucket_name=bucket, prefix="out")
+    assert location.to_output_location()["S3"]["BucketName"] == bucket
+
+
 def test_archive_size_is_context_not_part_of_the_request():
     with_size = ArchiveRetrievalJob(archive_id="a", retrieval_byte_range="0-1048575", archive_size=2 * MIB)
     assert with_size.to_job_parameters() == {
