@@ -234,7 +234,9 @@ class LocalGlacierBackend(GlacierBackend):
             job = LocalJob(vault, request, self.state.tier_delays[delay_key], archive)
             if request.output_location is not None:
                 s3 = request.output_location["S3"]
-                job.output_path = f"s3://{s3['BucketName']}/{output_prefix(s3['Prefix'], job.job_id)}"
+                # Initiate Job (POST jobs), select example: x-amz-job-output-path is the key
+                # prefix the results land under ("test/<job id>/"), not an s3:// URI.
+                job.output_path = output_prefix(s3["Prefix"], job.job_id)
             vault.jobs[job.job_id] = job
             return job
 
@@ -283,7 +285,10 @@ class LocalGlacierBackend(GlacierBackend):
         if job.status == "Failed":
             raise invalid(f"The job failed and has no output: {job_id} ({job.status_message})")
         if job.output is None:
-            raise invalid(f"The output of select job {job_id} is in Amazon S3 at {job.output_path}")
+            bucket = (job.request.output_location or {}).get("S3", {}).get("BucketName")
+            raise invalid(
+                f"The output of select job {job_id} is in Amazon S3 at s3://{bucket}/{job.output_path}"
+            )
         return job.output
 
     def _complete(self, vault_name: str, job: LocalJob) -> None:
@@ -344,9 +349,10 @@ class LocalGlacierBackend(GlacierBackend):
 
 
 def output_prefix(prefix: str, job_id: str) -> str:
-    """``<Prefix>/<JobId>/`` without doubled slashes."""
-    prefix = prefix.strip("/")
-    return f"{prefix}/{job_id}/" if prefix else f"{job_id}/"
+    """``<Prefix>/<JobId>/``, read literally (Querying Archives with S3 Glacier Select: the prefix
+    you specified, with the job id appended). Whether Glacier folds a trailing ``/`` of the
+    prefix is not documented; the literal reading is the package's, so both agree."""
+    return f"{prefix}/{job_id}/"
 
 
 def _leaf_hashes(data: bytes) -> Iterable[bytes]:
