@@ -12,6 +12,7 @@ needed and a test that never looks at a job never pays for it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,6 +34,7 @@ from airflow_glacier_select.testing.models import (
     new_id,
     utcnow,
 )
+from airflow_glacier_select.testing.retrieval_policy import DEFAULT_POLICY, check_retrieval_policy
 from airflow_glacier_select.testing.rules import check_description, check_vault_name, validate_job_parameters
 from airflow_glacier_select.testing.state import EndpointState, state_for_account
 from airflow_glacier_select.testing.storage import MIB, StoredBody, tree_hash_of_leaves, write_at
@@ -80,6 +82,7 @@ class LocalGlacierBackend(GlacierBackend):
         super().__init__(region_name, account_id)
         self.state: EndpointState = state_for_account(account_id)
         self.vaults: dict[str, LocalVault] = {}  # type: ignore[assignment]
+        self.retrieval_policy: dict[str, Any] = copy.deepcopy(dict(DEFAULT_POLICY))
 
     @property
     def _url_module(self) -> types.ModuleType:  # type: ignore[override]
@@ -215,6 +218,10 @@ class LocalGlacierBackend(GlacierBackend):
         with self.state.lock:
             vault = self.describe_vault(vault_name)
 
+            def size_of(archive_id: str | None) -> int:
+                archive = vault.archives.get(archive_id) if archive_id else None
+                return archive.size if archive else 0
+
             def archive_size(archive_id: str) -> int:
                 archive = vault.archives.get(archive_id)
                 if archive is None:
@@ -229,6 +236,12 @@ class LocalGlacierBackend(GlacierBackend):
                     "InsufficientCapacityException",
                     "There is insufficient capacity to process this expedited request",
                 )
+            check_retrieval_policy(
+                self.retrieval_policy,
+                request,
+                size_of(request.archive_id),
+                (job for each in self.vaults.values() for job in each.jobs.values()),
+            )
             delay_key = "Inventory" if request.type == "inventory-retrieval" else request.tier
             archive = vault.archives.get(request.archive_id) if request.archive_id else None
             job = LocalJob(vault, request, self.state.tier_delays[delay_key], archive)

@@ -39,6 +39,9 @@ DESCRIBE_VAULT = "Describe Vault (GET vault)"
 LIST_VAULTS = "List Vaults (GET vaults)"
 SELECT = "Querying Archives with S3 Glacier Select"
 S3_LOCATION = "S3Location"
+GET_POLICY = "Get Data Retrieval Policy (GET policy)"
+SET_POLICY = "Set Data Retrieval Policy (PUT policy)"
+POLICIES = "S3 Glacier Data Retrieval Policies"
 
 VAULT = "fidelity"
 BUCKET = "fidelity-results"
@@ -533,6 +536,58 @@ def list_vaults_pages_by_limit_and_marker(endpoint: LocalGlacierEndpoint) -> Non
     assert [v["VaultName"] for v in rest["VaultList"]] == ["c-vault"] and "Marker" not in rest
 
 
+# --- data retrieval policies ----------------------------------------------------------------
+
+
+@row(GET_POLICY)
+def default_policy_is_no_retrieval_limit(endpoint: LocalGlacierEndpoint) -> None:
+    client = glacier(endpoint)
+    with raw_answer(client) as raw:
+        policy = client.get_data_retrieval_policy()["Policy"]
+    assert raw.status == 200
+    assert policy == {"Rules": [{"Strategy": "None"}]}
+
+
+@row(SET_POLICY)
+def set_policy_is_204_and_read_back(endpoint: LocalGlacierEndpoint) -> None:
+    client = glacier(endpoint)
+    rule = {"Strategy": "BytesPerHour", "BytesPerHour": 10737418240}
+    with raw_answer(client) as raw:
+        client.set_data_retrieval_policy(Policy={"Rules": [rule]})
+    assert raw.status == 204
+    assert client.get_data_retrieval_policy()["Policy"] == {"Rules": [rule]}
+
+
+@row(SET_POLICY)
+def bytes_per_hour_without_that_strategy_is_refused(endpoint: LocalGlacierEndpoint) -> None:
+    rules = [{"Strategy": "FreeTier", "BytesPerHour": 1024}]
+    invalid_parameter(
+        refused(endpoint, lambda client: client.set_data_retrieval_policy(Policy={"Rules": rules}))
+    )
+    assert glacier(endpoint).get_data_retrieval_policy()["Policy"] == {"Rules": [{"Strategy": "None"}]}
+
+
+@row(POLICIES)
+def max_retrieval_rate_refuses_standard_retrievals_only(endpoint: LocalGlacierEndpoint) -> None:
+    """A refused job is not created (and not charged); the policy applies to Standard only."""
+    archive_id = archive(endpoint, 2 * MIB)
+    glacier(endpoint).set_data_retrieval_policy(
+        Policy={"Rules": [{"Strategy": "BytesPerHour", "BytesPerHour": MIB // 4}]}
+    )
+    answer = refused(endpoint, initiate(Type="archive-retrieval", ArchiveId=archive_id, Tier="Standard"))
+    assert (answer["code"], answer["status"], answer["type"]) == ("PolicyEnforcedException", 400, "Client")
+    assert glacier(endpoint).list_jobs(vaultName=VAULT)["JobList"] == []
+    assert start_job(endpoint, VAULT, Type="archive-retrieval", ArchiveId=archive_id, Tier="Bulk")
+    small = start_job(
+        endpoint,
+        VAULT,
+        Type="archive-retrieval",
+        ArchiveId=archive_id,
+        RetrievalByteRange=f"0-{MIB - 1}",
+    )
+    assert small  # within the rate: 1 MiB over a Standard retrieval's four hours at 256 KiB/h
+
+
 # --- Glacier Select output ------------------------------------------------------------------
 
 
@@ -594,6 +649,9 @@ GUIDE_PAGES = {
     LIST_VAULTS,
     SELECT,
     S3_LOCATION,
+    GET_POLICY,
+    SET_POLICY,
+    POLICIES,
 }
 
 
@@ -611,4 +669,4 @@ def test_the_table_counts_its_rows() -> None:
     """The README's figure: rows checked against the guide, and how many of them are open."""
     names = [item.name for item in ROWS]
     assert len(names) == len(set(names))
-    assert (len(ROWS), sum(1 for item in ROWS if item.open_note)) == (33, 2)
+    assert (len(ROWS), sum(1 for item in ROWS if item.open_note)) == (37, 2)
