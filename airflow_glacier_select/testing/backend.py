@@ -250,6 +250,9 @@ class LocalGlacierBackend(GlacierBackend):
                 # Initiate Job (POST jobs), select example: x-amz-job-output-path is the key
                 # prefix the results land under ("test/<job id>/"), not an s3:// URI.
                 job.output_path = output_prefix(s3["Prefix"], job.job_id)
+                from airflow_glacier_select.testing.select_jobs import write_job_placeholder
+
+                write_job_placeholder(self, job)
             vault.jobs[job.job_id] = job
             return job
 

@@ -602,6 +602,19 @@ def select_output_lands_under_the_job_output_path(endpoint: LocalGlacierEndpoint
     assert not any("error" in key for key in keys)
 
 
+@row(SELECT)
+def job_placeholder_is_written_when_the_job_is_accepted(endpoint: LocalGlacierEndpoint) -> None:
+    """The guide: "a placeholder file named job.txt ... After it is written it is never updated."""
+    endpoint.set_tier_delay("Standard", 3600)
+    started = select_job(endpoint)
+    s3 = endpoint.client("s3")
+    key = started["jobOutputPath"] + "job.txt"
+    placeholder = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert json.loads(placeholder)["JobId"] == started["jobId"]
+    endpoint.complete_job(VAULT, started["jobId"])
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == placeholder
+
+
 @row(
     SELECT,
     open_note=(
@@ -669,4 +682,4 @@ def test_the_table_counts_its_rows() -> None:
     """The README's figure: rows checked against the guide, and how many of them are open."""
     names = [item.name for item in ROWS]
     assert len(names) == len(set(names))
-    assert (len(ROWS), sum(1 for item in ROWS if item.open_note)) == (37, 2)
+    assert (len(ROWS), sum(1 for item in ROWS if item.open_note)) == (38, 2)
