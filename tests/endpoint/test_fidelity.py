@@ -398,7 +398,9 @@ def list_jobs_pages_by_limit_and_marker(endpoint: LocalGlacierEndpoint) -> None:
     archive_id = archive(endpoint, 10)
     started = {start_job(endpoint, VAULT, Type="archive-retrieval", ArchiveId=archive_id) for _ in range(3)}
     client = glacier(endpoint)
-    first = client.list_jobs(vaultName=VAULT, limit="2")
+    with raw_answer(client) as raw:
+        first = client.list_jobs(vaultName=VAULT, limit="2")
+    assert raw.status == 200
     assert len(first["JobList"]) == 2 and first["Marker"]
     rest = client.list_jobs(vaultName=VAULT, limit="2", marker=first["Marker"])
     assert "Marker" not in rest
@@ -519,7 +521,10 @@ def upload_archive_is_201_with_location_id_and_tree_hash(endpoint: LocalGlacierE
 @row(DESCRIBE_VAULT)
 def describe_vault_is_200_with_the_documented_fields(endpoint: LocalGlacierEndpoint) -> None:
     archive(endpoint, 10)
-    vault = glacier(endpoint).describe_vault(vaultName=VAULT)
+    client = glacier(endpoint)
+    with raw_answer(client) as raw:
+        vault = client.describe_vault(vaultName=VAULT)
+    assert raw.status == 200
     assert vault["VaultARN"] == f"arn:aws:glacier:us-east-1:{endpoint.account_id}:vaults/{VAULT}"
     assert (vault["VaultName"], vault["NumberOfArchives"], vault["SizeInBytes"]) == (VAULT, 1, 10)
     assert vault["CreationDate"].endswith("Z")
@@ -530,7 +535,9 @@ def list_vaults_pages_by_limit_and_marker(endpoint: LocalGlacierEndpoint) -> Non
     client = glacier(endpoint)
     for name in ("a-vault", "b-vault", "c-vault"):
         client.create_vault(vaultName=name)
-    first = client.list_vaults(limit="2")
+    with raw_answer(client) as raw:
+        first = client.list_vaults(limit="2")
+    assert raw.status == 200
     assert [v["VaultName"] for v in first["VaultList"]] == ["a-vault", "b-vault"]
     rest = client.list_vaults(limit="2", marker=first["Marker"])
     assert [v["VaultName"] for v in rest["VaultList"]] == ["c-vault"] and "Marker" not in rest
