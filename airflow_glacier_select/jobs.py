@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from airflow_glacier_select.exceptions import GlacierValidationError
+from airflow_glacier_select.inventory import InventoryArchive
 from airflow_glacier_select.job_description import STATUS_CODES, JobDescription
 from airflow_glacier_select.job_rules import (
     INVENTORY_FORMATS,
@@ -128,6 +129,25 @@ class ArchiveRetrievalJob:
             check_archive_size(self.archive_size)
         if self.retrieval_byte_range is not None:
             parse_byte_range(self.retrieval_byte_range, self.archive_size)
+
+    @classmethod
+    def for_archive(
+        cls, archive: InventoryArchive | JobDescription, **parameters: Any
+    ) -> ArchiveRetrievalJob:
+        """The retrieval of an archive as an inventory or a DescribeJob describes it.
+
+        Its id and size come from there, so a byte range is checked against the real size
+        (an end past the archive, or short of it and unaligned, fails before sending).
+        """
+        if isinstance(archive, JobDescription):
+            archive_id, size = archive.archive_id, archive.archive_size_in_bytes
+        elif isinstance(archive, InventoryArchive):
+            archive_id, size = archive.archive_id, archive.size
+        else:
+            raise GlacierValidationError(
+                "archive", archive, "must be an InventoryArchive or a JobDescription"
+            )
+        return cls(archive_id=archive_id, archive_size=size, **parameters)  # type: ignore[arg-type]
 
     def to_job_parameters(self) -> dict[str, Any]:
         params = _common_parameters(self.job_type, self.description, self.sns_topic)
