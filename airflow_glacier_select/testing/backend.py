@@ -363,6 +363,13 @@ class LocalGlacierBackend(GlacierBackend):
                 raise ValueError(f"job {job_id} is {job.status}; only a Succeeded job's output can expire")
             job.expired = True
 
+    def forget_job(self, vault_name: str, job_id: str) -> None:
+        """The job ID expires (Describe Job (GET JobID): not before 24 hours after completion):
+        DescribeJob, GetJobOutput and ListJobs no longer know it."""
+        with self.state.lock:
+            self.find_job(vault_name, job_id)
+            del self.describe_vault(vault_name).jobs[job_id]
+
 
 def output_prefix(prefix: str, job_id: str) -> str:
     """``<Prefix>/<JobId>/``, read literally (Querying Archives with S3 Glacier Select: the prefix

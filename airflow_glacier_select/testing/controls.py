@@ -71,6 +71,9 @@ class Controls:
     def expire_job_output(self, vault_name: str, job_id: str) -> None:
         self._job_backend(vault_name, job_id).expire_output(vault_name, job_id)
 
+    def forget_job(self, vault_name: str, job_id: str) -> None:
+        self._job_backend(vault_name, job_id).forget_job(vault_name, job_id)
+
     def inject_fault(self, operation: str, kind: str, count: int = 1, **options: Any) -> None:
         self.state.faults.add(operation, kind, count, **options)
 
@@ -160,6 +163,7 @@ def _dispatch(
         ("POST", "fail-job"): lambda: controls.fail_job(
             args["vault_name"], args["job_id"], args["status_message"]
         ),
+        ("POST", "forget-job"): lambda: controls.forget_job(args["vault_name"], args["job_id"]),
         ("POST", "expire-job-output"): lambda: controls.expire_job_output(args["vault_name"], args["job_id"]),
         ("POST", "faults"): lambda: controls.inject_fault(
             args["operation"], args["kind"], int(args.get("count", 1)), **args.get("options", {})

@@ -502,6 +502,22 @@ def expired_output_is_resource_not_found(endpoint: LocalGlacierEndpoint) -> None
     assert (answer["code"], answer["status"]) == ("ResourceNotFoundException", 404)
 
 
+@row(DESCRIBE_JOB)
+def an_expired_job_id_is_not_found_anywhere(endpoint: LocalGlacierEndpoint) -> None:
+    """The guide: a job ID will not expire for at least 24 hours after Glacier completes the job."""
+    archive_id = archive(endpoint, 10)
+    job_id = retrieval(endpoint, archive_id)
+    endpoint.forget_job(VAULT, job_id)
+    for call in (
+        lambda client: client.describe_job(vaultName=VAULT, jobId=job_id),
+        lambda client: client.get_job_output(vaultName=VAULT, jobId=job_id),
+    ):
+        answer = refused(endpoint, call)
+        assert (answer["code"], answer["status"]) == ("ResourceNotFoundException", 404)
+        assert answer["message"] == f"The job ID was not found: {job_id}"
+    assert glacier(endpoint).list_jobs(vaultName=VAULT)["JobList"] == []
+
+
 # --- vaults and archives --------------------------------------------------------------------
 
 
@@ -689,4 +705,4 @@ def test_the_table_counts_its_rows() -> None:
     """The README's figure: rows checked against the guide, and how many of them are open."""
     names = [item.name for item in ROWS]
     assert len(names) == len(set(names))
-    assert (len(ROWS), sum(1 for item in ROWS if item.open_note)) == (38, 2)
+    assert (len(ROWS), sum(1 for item in ROWS if item.open_note)) == (39, 2)

@@ -45,6 +45,9 @@ def test_serves_glacier_and_s3_and_takes_controls_over_http(process) -> None:
     output = glacier.get_job_output(vaultName="v", jobId=job_id)
     assert output["body"].read() == b"remote bytes"
     assert output["archiveDescription"] == "seeded over HTTP"
+    endpoint.forget_job("v", job_id)
+    with pytest.raises(glacier.exceptions.ResourceNotFoundException):
+        glacier.describe_job(vaultName="v", jobId=job_id)
 
     endpoint.inject_fault("ListVaults", "http503")
     with pytest.raises(glacier.exceptions.ServiceUnavailableException):
