@@ -72,7 +72,7 @@ def test_insufficient_capacity_names_the_tier_and_nothing_is_started(
     assert "no capacity for Expedited retrievals" in str(error)
     assert "expedited_fallback_tier" in str(error)
     assert classify_error(error) is ErrorKind.FATAL
-    # botocore's own retry mode resends a 503 a few times (each refused, none charged); no job exists.
+    assert glacier_endpoint.request_count("InitiateJob") == 1  # not resent by botocore's 503 retries
     assert glacier_endpoint.client().list_jobs(vaultName=VAULT)["JobList"] == []
     rebuilt = pickle.loads(pickle.dumps(error))
     assert (rebuilt.code, rebuilt.tier, str(rebuilt)) == (error.code, error.tier, str(error))

@@ -69,6 +69,9 @@ def test_fallback_tier_starts_exactly_one_job_at_that_tier(
     )
     dag_run = run_dag(dag)
     assert task_state(dag_run, "restore") == "success"
+    # The resume-token lookup ran before each InitiateJob: the refused one and the fallback.
+    assert glacier_endpoint.request_count("ListJobs") == 2
+    assert glacier_endpoint.request_count("InitiateJob") == 2
     [job] = _vault_jobs(glacier_endpoint)
     assert job["Tier"] == "Standard"
     assert xcom_result(dag_run, "restore")["job"]["Tier"] == "Standard"

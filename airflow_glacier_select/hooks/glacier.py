@@ -68,14 +68,21 @@ _JOB_TYPES = (ArchiveRetrievalJob, InventoryRetrievalJob, SelectJob)
 _INITIATE_ONCE = "airflow-glacier-select-initiate-once"
 
 
-def _no_resend_after_lost_answer(caught_exception: BaseException | None = None, **_: Any) -> None:
+def _no_resend_after_lost_answer(
+    caught_exception: BaseException | None = None, response: Any = None, **_: Any
+) -> None:
     """botocore ``needs-retry`` handler for InitiateJob: a request whose answer was lost is not resent.
 
     It runs before botocore's own retry handler and raises the transport error instead of
-    letting a retry pay for a second job; answers that refused the request fall through.
+    letting a retry pay for a second job. A refusal that asking again cannot cure (see
+    :data:`_REFUSAL_CODES`; InsufficientCapacityException comes as a 503, which botocore
+    would resend) is raised at once too; other refusals (throttling, 5xx) fall through.
     """
     if caught_exception is not None:
         raise caught_exception
+    parsed = response[1] if isinstance(response, tuple) and len(response) == 2 else None
+    if isinstance(parsed, Mapping) and parsed.get("Error", {}).get("Code") in _REFUSAL_CODES:
+        raise botocore.exceptions.ClientError(parsed, "InitiateJob")  # type: ignore[arg-type]
 
 
 class DamagedResponseError(RuntimeError):
