@@ -79,6 +79,25 @@ def check_tier(value: object, field: str = "Tier") -> str:
     return check_one_of(field, value, TIERS)
 
 
+FALLBACK_TIERS = ("Standard", "Bulk")
+
+
+def check_expedited_fallback_tier(value: object, tier: object) -> str | None:
+    """The tier to ask for when Glacier has no Expedited capacity: Standard or Bulk, for an Expedited job.
+
+    A fallback next to any other tier (or none: Standard) could never be used and is
+    refused as a likely mistake. Both values are final (rendered) when this is called.
+    """
+    if value is None:
+        return None
+    check_one_of("expedited_fallback_tier", value, FALLBACK_TIERS)
+    if tier != "Expedited":
+        raise GlacierValidationError(
+            "expedited_fallback_tier", value, f"only applies to tier Expedited (tier is {tier!r})"
+        )
+    return str(value)
+
+
 def check_description(value: object, field: str = "Description") -> str:
     """Glacier limits a job description to 1,024 bytes of printable ASCII (0x20-0x7E)."""
     text = check_str(field, value)
@@ -146,9 +165,12 @@ def parse_byte_range(
     """Parse and check an archive retrieval range ``start-end`` (inclusive offsets).
 
     Glacier requires the start to be 1 MiB aligned and ``end + 1`` to be 1 MiB aligned or
-    equal to the archive size. The size is unknown client-side unless the caller passes
-    ``archive_size`` (for instance from an inventory); without it an unaligned end is refused
-    rather than risking a paid job that Glacier rejects.
+    equal to the archive size (Initiate Job (POST jobs); Receiving Checksums When Downloading
+    Data: "megabyte aligned"). The end rule can only be checked against a known size: with
+    ``archive_size`` (an inventory's ``Size``, DescribeJob's ``ArchiveSizeInBytes``) an end
+    that is neither aligned nor the archive's last byte, or lies beyond the archive, is
+    refused here; without it an unaligned end is accepted as a possible last byte, and
+    Glacier itself refuses it (InvalidParameterValueException) before the job exists.
     """
     check_str(field, value)
     parsed = split_byte_range(value)
@@ -159,20 +181,18 @@ def parse_byte_range(
         raise GlacierValidationError(field, value, "start must not be greater than end")
     if start % MIB:
         raise GlacierValidationError(field, value, f"start must be divisible by 1 MiB ({MIB})")
-    if archive_size is not None:
-        check_archive_size(archive_size)
-        if end >= archive_size:
-            raise GlacierValidationError(
-                field, value, f"end must be less than the archive size ({archive_size} bytes)"
-            )
-    if (end + 1) % MIB and end + 1 != archive_size:
-        hint = (
-            f"the archive size ({archive_size} bytes)"
-            if archive_size is not None
-            else "the archive size (pass archive_size to end at the archive's last byte)"
-        )
+    if archive_size is None:
+        return start, end
+    check_archive_size(archive_size)
+    if end >= archive_size:
         raise GlacierValidationError(
-            field, value, f"end+1 must be divisible by 1 MiB ({MIB}) or equal {hint}"
+            field, value, f"end must be less than the archive size ({archive_size} bytes)"
+        )
+    if (end + 1) % MIB and end + 1 != archive_size:
+        raise GlacierValidationError(
+            field,
+            value,
+            f"end+1 must be divisible by 1 MiB ({MIB}) or equal the archive size ({archive_size} bytes)",
         )
     return start, end
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from airflow_glacier_select.exceptions import GlacierValidationError
+from airflow_glacier_select.inventory import InventoryArchive
 from airflow_glacier_select.job_description import STATUS_CODES, JobDescription
 from airflow_glacier_select.job_rules import (
     INVENTORY_FORMATS,
@@ -106,8 +107,10 @@ def _common_parameters(job_type: str, description: str | None, sns_topic: str | 
 class ArchiveRetrievalJob:
     """Restore one archive, or a 1 MiB-aligned byte range of it, for download.
 
-    ``archive_size`` is not sent to Glacier: it only lets a range end at the archive's
-    last byte (Glacier allows ``end + 1 == archive size``), which cannot be checked otherwise.
+    ``archive_size`` is not sent to Glacier: when known (from an inventory or a DescribeJob)
+    it lets the range's end be checked here, before the job is paid for. Without it a range
+    may still end at the archive's last byte (Glacier allows ``end + 1 == archive size``);
+    an unaligned end is then left to Glacier, which refuses a wrong one before starting a job.
     """
 
     archive_id: str
@@ -126,6 +129,25 @@ class ArchiveRetrievalJob:
             check_archive_size(self.archive_size)
         if self.retrieval_byte_range is not None:
             parse_byte_range(self.retrieval_byte_range, self.archive_size)
+
+    @classmethod
+    def for_archive(
+        cls, archive: InventoryArchive | JobDescription, **parameters: Any
+    ) -> ArchiveRetrievalJob:
+        """The retrieval of an archive as an inventory or a DescribeJob describes it.
+
+        Its id and size come from there, so a byte range is checked against the real size
+        (an end past the archive, or short of it and unaligned, fails before sending).
+        """
+        if isinstance(archive, JobDescription):
+            archive_id, size = archive.archive_id, archive.archive_size_in_bytes
+        elif isinstance(archive, InventoryArchive):
+            archive_id, size = archive.archive_id, archive.size
+        else:
+            raise GlacierValidationError(
+                "archive", archive, "must be an InventoryArchive or a JobDescription"
+            )
+        return cls(archive_id=archive_id, archive_size=size, **parameters)  # type: ignore[arg-type]
 
     def to_job_parameters(self) -> dict[str, Any]:
         params = _common_parameters(self.job_type, self.description, self.sns_topic)

@@ -43,20 +43,31 @@ STORAGE_CLASSES = ("STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA")
 PREFIX_MAX_BYTES = 512
 
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+# Buckets created in us-east-1 before March 2018 may have up to 255 characters, upper case
+# letters and underscores; S3 still serves them, so Glacier Select can write to them.
+_LEGACY_BUCKET_NAME = re.compile(r"[A-Za-z0-9._\-]{3,255}")
+_LEGACY_ONLY = re.compile(r"[A-Z_]|.{64}")
 _IP_ADDRESS = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 # The member each grantee type is identified by.
 _GRANTEE_KEY = {"AmazonCustomerByEmail": "email_address", "CanonicalUser": "id", "Group": "uri"}
 
 
 def check_bucket_name(value: object, field: str = f"{S3_PATH}.BucketName") -> str:
-    """S3 bucket naming: 3-63 lowercase letters, digits, dots and hyphens, alphanumeric at both ends."""
+    """S3 bucket naming: 3-63 lowercase letters, digits, dots and hyphens, alphanumeric at both ends.
+
+    A name only a legacy us-east-1 bucket can have (upper case, ``_``, or over 63 characters)
+    is checked against the legacy rule instead: 3-255 letters, digits, ``.``, ``-`` and ``_``.
+    """
     name = check_non_empty(field, value)
+    if _LEGACY_ONLY.search(name) and _LEGACY_BUCKET_NAME.fullmatch(name):
+        return name
     if not _BUCKET_NAME.fullmatch(name):
         raise GlacierValidationError(
             field,
             value,
             "must be 3-63 characters of lowercase letters, digits, '.' and '-', "
-            "starting and ending with a letter or digit",
+            "starting and ending with a letter or digit (a legacy us-east-1 bucket: 3-255 "
+            "characters of letters, digits, '.', '-' and '_')",
         )
     if ".." in name:
         raise GlacierValidationError(field, value, "must not contain two adjacent periods")
@@ -201,6 +212,14 @@ class S3OutputLocation:
                 f"{S3_PATH}.AccessControlList", self.access_control_list, "must be a sequence of Grant"
             )
         object.__setattr__(self, "access_control_list", tuple(self.access_control_list))
+        if self.canned_acl is not None and self.access_control_list:
+            # S3 (PutObject): a request carries a canned ACL or explicit grants, never both.
+            raise GlacierValidationError(
+                f"{S3_PATH}.AccessControlList",
+                [grant.to_api() for grant in self.access_control_list],
+                f"must be empty when CannedACL is given ({self.canned_acl!r}): S3 takes a canned "
+                "ACL or explicit grants, not both",
+            )
         for attribute, key in (("tagging", "Tagging"), ("user_metadata", "UserMetadata")):
             value = getattr(self, attribute)
             if value is not None:

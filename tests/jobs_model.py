@@ -59,7 +59,6 @@ def full_output_location() -> S3OutputLocation:
         bucket_name="select-results.example-1",
         prefix="queries/daily",
         encryption=Encryption(encryption_type="aws:kms", kms_key_id=KMS_KEY, kms_context="e30="),
-        canned_acl="bucket-owner-full-control",
         access_control_list=(
             Grant(
                 Grantee(type="CanonicalUser", id="79a59df900b949e55d96a1e698fbace", display_name="ops"),
@@ -79,7 +78,6 @@ FULL_OUTPUT_LOCATION_DICT = {
         "BucketName": "select-results.example-1",
         "Prefix": "queries/daily",
         "Encryption": {"EncryptionType": "aws:kms", "KMSKeyId": KMS_KEY, "KMSContext": "e30="},
-        "CannedACL": "bucket-owner-full-control",
         "AccessControlList": [
             {
                 "Grantee": {

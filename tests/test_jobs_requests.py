@@ -10,11 +10,14 @@ from datetime import datetime
 import pytest
 from jobs_model import FULL_OUTPUT_LOCATION_DICT, full_jobs, full_output_location, initiate_job_errors
 
+from airflow_glacier_select.exceptions import GlacierValidationError
+from airflow_glacier_select.inventory import InventoryArchive
 from airflow_glacier_select.jobs import (
     MIB,
     ArchiveRetrievalJob,
     CsvInput,
     InventoryRetrievalJob,
+    JobDescription,
     S3OutputLocation,
     SelectJob,
     job_from_parameters,
@@ -99,6 +102,45 @@ def test_byte_range_alignment_accepts_mib_bounds_and_archive_end(value, archive_
     assert parse_byte_range(value, archive_size) == expected
     job = ArchiveRetrievalJob(archive_id="a", retrieval_byte_range=value, archive_size=archive_size)
     assert job_from_parameters(job.to_job_parameters(), archive_size=archive_size) == job
+
+
+def test_byte_range_may_end_at_the_archives_last_byte_without_archive_size():
+    """Receiving Checksums When Downloading Data: a megabyte-aligned range ends where end + 1
+    is divisible by 1 MiB *or* at the archive's last byte; Initiate Job (POST jobs) leaves the
+    size check to Glacier, so without the size the client accepts the end and sends it as is."""
+    job = ArchiveRetrievalJob(archive_id="a", retrieval_byte_range=f"{MIB}-{MIB + 4998}")
+    assert job.to_job_parameters()["RetrievalByteRange"] == f"{MIB}-{MIB + 4998}"
+    assert job_from_parameters(job.to_job_parameters()) == job
+    assert parse_byte_range("0-4998") == (0, 4998)
+
+
+def test_retrieval_for_an_archive_from_an_inventory_or_describe_job_checks_its_size() -> None:
+    """Initiate Job (POST jobs): the end may be the archive's last byte, and no further; the
+    size an inventory or a DescribeJob gives lets the client check it before sending."""
+    listed = InventoryArchive("a", "d", datetime(2024, 1, 1), MIB + 10, "0" * 64)
+    job = ArchiveRetrievalJob.for_archive(listed, retrieval_byte_range=f"{MIB}-{MIB + 9}", tier="Bulk")
+    assert (job.archive_id, job.archive_size, job.tier) == ("a", MIB + 10, "Bulk")
+    described = JobDescription.from_response({"JobId": "j", "ArchiveId": "a", "ArchiveSizeInBytes": MIB + 10})
+    assert ArchiveRetrievalJob.for_archive(
+        described, retrieval_byte_range=f"{MIB}-{MIB + 9}"
+    ) == job.__class__(archive_id="a", retrieval_byte_range=f"{MIB}-{MIB + 9}")
+    for source in (listed, described):
+        with pytest.raises(
+            GlacierValidationError, match=r"end must be less than the archive size \(1048586 bytes\)"
+        ):
+            ArchiveRetrievalJob.for_archive(source, retrieval_byte_range=f"{MIB}-{2 * MIB - 1}")
+    with pytest.raises(
+        GlacierValidationError, match=r"^archive: 'a' must be an InventoryArchive or a JobDescription$"
+    ):
+        ArchiveRetrievalJob.for_archive("a")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bucket", ["My-Bucket", "my_bucket", "Legacy_Bucket.2017", "b" * 255])
+def test_legacy_us_east_1_bucket_names_are_accepted(bucket: str) -> None:
+    """S3Location: BucketName is an S3 bucket; S3 still serves legacy us-east-1 names (upper
+    case, underscores, up to 255 characters), so Glacier Select can write results to them."""
+    location = S3OutputLocation(bucket_name=bucket, prefix="out")
+    assert location.to_output_location()["S3"]["BucketName"] == bucket
 
 
 def test_archive_size_is_context_not_part_of_the_request():

@@ -185,7 +185,7 @@ def test_select(mode: str, dag_folder: DagFolder, glacier_endpoint: Any, glacier
     assert set(result) == COMMON_KEYS | {"job", "job_output_path", "s3_output"}
     job_prefix = f"select/20240501/{result['job_id']}/"
     assert result["s3_output"] == {"bucket": BUCKET, "prefix": "select/20240501", "job_prefix": job_prefix}
-    assert result["job_output_path"] == result["job"]["JobOutputPath"] == f"s3://{BUCKET}/{job_prefix}"
+    assert result["job_output_path"] == result["job"]["JobOutputPath"] == job_prefix
     assert result["job"]["OutputLocation"]["S3"]["Tagging"] == {"dag": dag_id, "fixed": "yes"}
 
     manifest = s3.get_object(Bucket=BUCKET, Key=job_prefix + "result_manifest.txt")["Body"].read()

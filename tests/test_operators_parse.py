@@ -75,9 +75,10 @@ INVALID = [
     ),
     pytest.param(
         GlacierSelectOperator,
-        {**SELECT, "output_bucket": "Bad_Bucket"},
-        "OutputLocation.S3.BucketName: 'Bad_Bucket' must be 3-63 characters of lowercase letters, digits, "
-        "'.' and '-', starting and ending with a letter or digit",
+        {**SELECT, "output_bucket": "Bad Bucket"},
+        "OutputLocation.S3.BucketName: 'Bad Bucket' must be 3-63 characters of lowercase letters, digits, "
+        "'.' and '-', starting and ending with a letter or digit (a legacy us-east-1 bucket: 3-255 "
+        "characters of letters, digits, '.', '-' and '_')",
         id="select-bucket",
     ),
     pytest.param(
@@ -143,7 +144,7 @@ def test_description_must_leave_room_for_the_resume_token() -> None:
     [
         (GlacierInventoryRetrievalOperator, {"format": "{{ params.format }}"}),
         (GlacierArchiveRetrievalOperator, {"archive_id": "{{ ti.xcom_pull('list') }}", "tier": "Fast"}),
-        (GlacierSelectOperator, {**SELECT, "output_bucket": "Bad_Bucket", "tags": {"run": "{{ run_id }}"}}),
+        (GlacierSelectOperator, {**SELECT, "output_bucket": "Bad Bucket", "tags": {"run": "{{ run_id }}"}}),
         (
             GlacierSelectOperator,
             {**SELECT, "grants": [{"Grantee": {"Type": "{% if true %}Group{% endif %}"}}]},

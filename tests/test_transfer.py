@@ -324,7 +324,7 @@ def test_s3_failure_mid_multipart_upload_aborts_cleanly(
     [
         ({"vault_name": "no/slash"}, "vaultName"),
         ({"job_id": ""}, "job_id"),
-        ({"bucket": "Bad_Bucket"}, "bucket"),
+        ({"bucket": "Bad Bucket"}, "bucket"),
         ({"key": "{vault_name}/{nope}"}, "key"),
         ({"collision": "maybe"}, "collision"),
         ({"settings": {"StorageClass": "GLACIER_IR"}}, "settings"),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import Enum
@@ -53,6 +53,7 @@ __all__ = [
     "LIST_JOBS_PAGE_SIZE_MAX",
     "DamagedResponseError",
     "GlacierJobsHook",
+    "GlacierRefusedError",
     "InitiatedJob",
     "JobOutput",
     "damaged_answers",
@@ -68,14 +69,21 @@ _JOB_TYPES = (ArchiveRetrievalJob, InventoryRetrievalJob, SelectJob)
 _INITIATE_ONCE = "airflow-glacier-select-initiate-once"
 
 
-def _no_resend_after_lost_answer(caught_exception: BaseException | None = None, **_: Any) -> None:
+def _no_resend_after_lost_answer(
+    caught_exception: BaseException | None = None, response: Any = None, **_: Any
+) -> None:
     """botocore ``needs-retry`` handler for InitiateJob: a request whose answer was lost is not resent.
 
     It runs before botocore's own retry handler and raises the transport error instead of
-    letting a retry pay for a second job; answers that refused the request fall through.
+    letting a retry pay for a second job. A refusal that asking again cannot cure (see
+    :data:`_REFUSAL_CODES`; InsufficientCapacityException comes as a 503, which botocore
+    would resend) is raised at once too; other refusals (throttling, 5xx) fall through.
     """
     if caught_exception is not None:
         raise caught_exception
+    parsed = response[1] if isinstance(response, tuple) and len(response) == 2 else None
+    if isinstance(parsed, Mapping) and parsed.get("Error", {}).get("Code") in _REFUSAL_CODES:
+        raise botocore.exceptions.ClientError(parsed, "InitiateJob")  # type: ignore[arg-type]
 
 
 class DamagedResponseError(RuntimeError):
@@ -123,6 +131,80 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+_REFUSAL_CODES = frozenset(
+    {"InsufficientCapacityException", "NoLongerSupportedException", "PolicyEnforcedException"}
+)
+"""Glacier refusals that asking again with the same request does not cure (Error Responses).
+
+InsufficientCapacityException comes with HTTP 503 (the guide's Initiate Job (POST jobs) and
+Error Responses pages; botocore's model says 400), so it must be named before the status
+fallback would call it transient and a job operator retry it for up to max_wait."""
+
+
+def refusal_message(code: str, tier: str | None = None) -> str | None:
+    """What a refusal in :data:`_REFUSAL_CODES` means for the user, or None for any other code."""
+    if code == "InsufficientCapacityException":
+        return (
+            f"Glacier has no capacity for {tier or 'Expedited'} retrievals right now "
+            "(InsufficientCapacityException, HTTP 503); no job was started. Expedited capacity is "
+            "only guaranteed with provisioned capacity: retry later, use tier Standard or Bulk, or "
+            "set expedited_fallback_tier"
+        )
+    if code == "NoLongerSupportedException":
+        return (
+            "Amazon Glacier no longer supports this request for this account "
+            "(NoLongerSupportedException): the vault service is closed to new customers and accounts "
+            "without Glacier vault storage; use the S3 Glacier storage classes instead"
+        )
+    if code == "PolicyEnforcedException":
+        return (
+            "Glacier refused the retrieval under the region's data retrieval policy "
+            "(PolicyEnforcedException): it would exceed the Free Tier Only allowance or the Max "
+            "Retrieval Rate (bytes per hour) the policy sets; no job was started and nothing is "
+            "charged. See GetDataRetrievalPolicy; retrieve less (a byte range), later, or raise the limit"
+        )
+    return None
+
+
+class GlacierRefusedError(botocore.exceptions.ClientError):
+    """A ClientError Glacier answered for a reason retrying the same request cannot fix.
+
+    It stays a ``ClientError`` (same ``response`` and ``operation_name``) and adds ``code``,
+    the ``tier`` asked for (InitiateJob only) and a message saying what the refusal means.
+    """
+
+    def __init__(
+        self, error_response: Mapping[str, Any], operation_name: str, tier: str | None = None
+    ) -> None:
+        super().__init__(dict(error_response), operation_name)  # type: ignore[arg-type]
+        self.code = str(error_response.get("Error", {}).get("Code", ""))
+        self.tier = tier
+        glacier_message = error_response.get("Error", {}).get("Message")
+        explanation = refusal_message(self.code, tier) or self.code
+        self.args = (
+            f"{operation_name}: {explanation}" + (f" [{glacier_message}]" if glacier_message else ""),
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self) -> Any:
+        return type(self), (self.response, self.operation_name, self.tier)
+
+
+@contextmanager
+def glacier_refusals(tier: str | None = None) -> Iterator[None]:
+    """Turn a refusal in :data:`_REFUSAL_CODES` into :class:`GlacierRefusedError`; other errors pass."""
+    try:
+        yield
+    except botocore.exceptions.ClientError as error:
+        if isinstance(error, GlacierRefusedError):
+            raise
+        if str(error.response.get("Error", {}).get("Code", "")) not in _REFUSAL_CODES:
+            raise
+        raise GlacierRefusedError(error.response, error.operation_name, tier) from error
+
+
 class ErrorKind(Enum):
     """How a failed Glacier or S3 call affects whoever made it (a wait, a start, a transfer)."""
 
@@ -151,6 +233,8 @@ def classify_error(error: BaseException) -> ErrorKind:
         code = error_code(error)
         if code in _EXPIRED_CREDENTIAL_CODES or code.startswith("ExpiredToken"):
             return ErrorKind.EXPIRED_CREDENTIALS
+        if code in _REFUSAL_CODES:
+            return ErrorKind.FATAL  # named before the status: InsufficientCapacity answers 503
         if code in _THROTTLING_CODES or code in _SERVER_CODES:
             return ErrorKind.TRANSIENT
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -318,9 +402,10 @@ class GlacierJobsHook(GlacierHook):
         client.meta.events.register_first(
             "needs-retry.glacier.InitiateJob", _no_resend_after_lost_answer, unique_id=_INITIATE_ONCE
         )
-        response = client.initiate_job(
-            accountId=self.account_id, vaultName=vault_name, jobParameters=parameters
-        )
+        with glacier_refusals(parameters.get("Tier", "Standard")):
+            response = client.initiate_job(
+                accountId=self.account_id, vaultName=vault_name, jobParameters=parameters
+            )
         initiated = InitiatedJob(
             vault_name=vault_name,
             job_id=response["jobId"],
@@ -338,7 +423,7 @@ class GlacierJobsHook(GlacierHook):
         """
         vault_name = validate_vault_name(vault_name)
         job_id = check_non_empty("jobId", job_id)
-        with damaged_answers("DescribeJob", job_id):
+        with damaged_answers("DescribeJob", job_id), glacier_refusals():
             response = self.get_conn().describe_job(
                 accountId=self.account_id, vaultName=vault_name, jobId=job_id
             )
@@ -384,7 +469,7 @@ class GlacierJobsHook(GlacierHook):
                 **filters,
             )
         )
-        return ([JobDescription.from_response(job) for job in page.get("JobList", [])] for page in pages)
+        return _job_pages(pages)
 
     def iter_jobs(
         self,
@@ -422,3 +507,14 @@ class GlacierJobsHook(GlacierHook):
             output.content_length if output.content_length is not None else "unknown",
         )
         return output
+
+
+def _job_pages(pages: Iterable[Mapping[str, Any]]) -> Iterator[list[JobDescription]]:
+    """ListJobs pages as job descriptions, with refusals (the closed service ...) explained."""
+    iterator = iter(pages)
+    while True:
+        with glacier_refusals():
+            page = next(iterator, None)
+        if page is None:
+            return
+        yield [JobDescription.from_response(job) for job in page.get("JobList", [])]

@@ -25,6 +25,7 @@ provider's ``waiter_delay`` / ``waiter_max_attempts``); deferring and resuming f
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,9 +41,14 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_glacier_select.exceptions import GlacierValidationError
-from airflow_glacier_select.hooks.glacier import GlacierJobsHook, InitiatedJob, error_code
+from airflow_glacier_select.hooks.glacier import (
+    GlacierJobsHook,
+    GlacierRefusedError,
+    InitiatedJob,
+    error_code,
+)
 from airflow_glacier_select.job_reference import job_location, job_reference, s3_output
-from airflow_glacier_select.job_rules import check_description
+from airflow_glacier_select.job_rules import check_description, check_expedited_fallback_tier
 from airflow_glacier_select.jobs import (
     ArchiveRetrievalJob,
     CsvInput,
@@ -132,6 +138,24 @@ def _job_failed(job: JobDescription, vault_name: str) -> AirflowFailException:
     return AirflowFailException(job_failure_message(vault_name, job))
 
 
+def _expedited_fallback(
+    job: JobParameters, error: GlacierRefusedError, fallback_tier: str | None
+) -> JobParameters | None:
+    """The job again at ``fallback_tier`` when Glacier had no Expedited capacity for it, else None.
+
+    InsufficientCapacityException refuses the request (no job exists, nothing is charged), so
+    asking once more at Standard or Bulk, straight away, cannot pay twice.
+    """
+    if (
+        fallback_tier is None
+        or error.code != "InsufficientCapacityException"
+        or not isinstance(job, (ArchiveRetrievalJob, SelectJob))
+        or job.tier != "Expedited"
+    ):
+        return None
+    return dataclasses.replace(job, tier=fallback_tier)
+
+
 def _stored_job(value: object) -> InitiatedJob | None:
     """Read back what ``submit_job`` stored in the task state store; anything else counts as nothing."""
     if not isinstance(value, Mapping) or not isinstance(value.get("job_id"), str):
@@ -181,6 +205,7 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
     operator_extra_links = (GlacierVaultLink(),)
     external_id_key = "glacier_job"
     job_fields: ClassVar[tuple[str, ...]] = ()
+    expedited_fallback_tier: str | None = None
 
     def __init__(
         self,
@@ -321,9 +346,18 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
         """InitiateJob: the one request that starts (and pays for) a job.
 
         :meth:`submit_job` retries transient failures around it, looking for the job by
-        its resume token before each new try.
+        its resume token before each new try. An Expedited request refused for capacity is
+        asked once more at ``expedited_fallback_tier`` when the task names one.
         """
-        return self.hook.initiate_job(self.vault_name, job)
+        try:
+            return self.hook.initiate_job(self.vault_name, job)
+        except GlacierRefusedError as error:
+            fallback = _expedited_fallback(job, error, self.expedited_fallback_tier)
+            if fallback is None:
+                raise
+            self.log.warning("%s; asking for tier %s instead", error, self.expedited_fallback_tier)
+            self._job = fallback
+            return self.hook.initiate_job(self.vault_name, fallback)
 
     def _find_own_job(self) -> JobDescription | None:
         """The first in-progress or succeeded job of this type carrying this task instance's token.
@@ -444,8 +478,10 @@ class GlacierArchiveRetrievalOperator(GlacierJobOperator):
     :param archive_id: the archive to retrieve.
     :param retrieval_byte_range: ``start-end`` (inclusive), 1 MiB-aligned; omit for the whole archive.
     :param tier: ``Expedited``, ``Standard`` (Glacier's default) or ``Bulk``.
-    :param archive_size: the archive's size in bytes, needed only when the byte range ends at
-        the archive's last byte (not sent to Glacier).
+    :param archive_size: the archive's size in bytes (from an inventory), if known: the byte
+        range's end is then checked against it before anything is sent (not sent to Glacier).
+    :param expedited_fallback_tier: ``Standard`` or ``Bulk``: when Glacier answers an Expedited
+        request with InsufficientCapacityException, ask once more at this tier (default: fail).
     See :class:`GlacierJobOperator` for the common parameters.
 
     Returns (XCom) a plain JSON dict: ``vault_name``, ``job_id``, ``job_type``
@@ -453,7 +489,7 @@ class GlacierArchiveRetrievalOperator(GlacierJobOperator):
     ``job`` (the final DescribeJob as ``JobDescription.to_dict()``).
     """
 
-    job_fields = ("archive_id", "retrieval_byte_range", "tier", "archive_size")
+    job_fields = ("archive_id", "retrieval_byte_range", "tier", "archive_size", "expedited_fallback_tier")
     template_fields: Sequence[str] = aws_template_fields(
         "vault_name", "account_id", "description", "sns_topic", *job_fields
     )
@@ -465,6 +501,7 @@ class GlacierArchiveRetrievalOperator(GlacierJobOperator):
         retrieval_byte_range: str | None = None,
         tier: str | None = None,
         archive_size: int | None = None,
+        expedited_fallback_tier: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -472,9 +509,11 @@ class GlacierArchiveRetrievalOperator(GlacierJobOperator):
         self.retrieval_byte_range = retrieval_byte_range
         self.tier = tier
         self.archive_size = archive_size
+        self.expedited_fallback_tier = expedited_fallback_tier
         self._validate_if_static()
 
     def build_job(self, description: str) -> ArchiveRetrievalJob:
+        check_expedited_fallback_tier(self.expedited_fallback_tier, self.tier)
         return ArchiveRetrievalJob(
             archive_id=self.archive_id,
             description=description,
@@ -594,6 +633,8 @@ class GlacierSelectOperator(GlacierJobOperator):
     :param storage_class: ``STANDARD``, ``REDUCED_REDUNDANCY`` or ``STANDARD_IA``.
     :param tags: S3 object tags (values are templated).
     :param user_metadata: S3 user metadata (values are templated).
+    :param expedited_fallback_tier: ``Standard`` or ``Bulk``: when Glacier answers an Expedited
+        request with InsufficientCapacityException, ask once more at this tier (default: fail).
     See :class:`GlacierJobOperator` for the common parameters.
 
     Returns (XCom) a plain JSON dict: ``vault_name``, ``job_id``, ``job_type`` (``select``),
@@ -608,6 +649,7 @@ class GlacierSelectOperator(GlacierJobOperator):
         "expression",
         "expression_type",
         "tier",
+        "expedited_fallback_tier",
         *_CSV_INPUT_FIELDS,
         *_CSV_OUTPUT_FIELDS,
         *_S3_FIELDS,
@@ -644,9 +686,11 @@ class GlacierSelectOperator(GlacierJobOperator):
         storage_class: str | None = None,
         tags: Mapping[str, str] | None = None,
         user_metadata: Mapping[str, str] | None = None,
+        expedited_fallback_tier: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.expedited_fallback_tier = expedited_fallback_tier
         self.archive_id = archive_id
         self.expression = expression
         self.expression_type = expression_type
@@ -675,6 +719,7 @@ class GlacierSelectOperator(GlacierJobOperator):
         self._validate_if_static()
 
     def build_job(self, description: str) -> SelectJob:
+        check_expedited_fallback_tier(self.expedited_fallback_tier, self.tier)
         encryption = None
         if (self.encryption, self.kms_key_id, self.kms_context) != (None, None, None):
             encryption = Encryption(

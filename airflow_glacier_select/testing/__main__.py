@@ -13,6 +13,7 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from airflow_glacier_select.testing.endpoint import LocalGlacierEndpoint
@@ -32,7 +33,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="TIER=SECONDS",
         help="completion delay of Expedited, Standard, Bulk or Inventory jobs (repeatable)",
     )
-    parser.add_argument("--storage-dir", default=None, help="where archive files go (default: a temp dir)")
+    parser.add_argument(
+        "--storage-dir", default=None, help="where archive files go, created if absent (default: a temp dir)"
+    )
     return parser.parse_args(argv)
 
 
@@ -43,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.storage_dir is not None:
+        try:
+            Path(args.storage_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            print(f"error: --storage-dir {args.storage_dir!r} cannot be used: {error}", file=sys.stderr)
+            return 2
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -12,6 +12,7 @@ needed and a test that never looks at a job never pays for it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,7 +22,7 @@ from moto.glacier import models as moto_glacier_models
 from moto.glacier import urls as moto_glacier_urls
 from moto.glacier.models import GlacierBackend
 
-from airflow_glacier_select.testing.errors import invalid, missing, not_found
+from airflow_glacier_select.testing.errors import ServiceError, invalid, missing, not_found
 from airflow_glacier_select.testing.inventory_output import decode_marker, render_inventory
 from airflow_glacier_select.testing.models import (
     Archive,
@@ -33,7 +34,7 @@ from airflow_glacier_select.testing.models import (
     new_id,
     utcnow,
 )
-from airflow_glacier_select.testing.retrieval_policy import RetrievalPolicy, check_initiate_job
+from airflow_glacier_select.testing.retrieval_policy import DEFAULT_POLICY, check_retrieval_policy
 from airflow_glacier_select.testing.rules import check_description, check_vault_name, validate_job_parameters
 from airflow_glacier_select.testing.state import EndpointState, state_for_account
 from airflow_glacier_select.testing.storage import MIB, StoredBody, tree_hash_of_leaves, write_at
@@ -81,7 +82,7 @@ class LocalGlacierBackend(GlacierBackend):
         super().__init__(region_name, account_id)
         self.state: EndpointState = state_for_account(account_id)
         self.vaults: dict[str, LocalVault] = {}  # type: ignore[assignment]
-        self.retrieval_policy = RetrievalPolicy()
+        self.retrieval_policy: dict[str, Any] = copy.deepcopy(dict(DEFAULT_POLICY))
 
     @property
     def _url_module(self) -> types.ModuleType:  # type: ignore[override]
@@ -217,6 +218,10 @@ class LocalGlacierBackend(GlacierBackend):
         with self.state.lock:
             vault = self.describe_vault(vault_name)
 
+            def size_of(archive_id: str | None) -> int:
+                archive = vault.archives.get(archive_id) if archive_id else None
+                return archive.size if archive else 0
+
             def archive_size(archive_id: str) -> int:
                 archive = vault.archives.get(archive_id)
                 if archive is None:
@@ -226,15 +231,28 @@ class LocalGlacierBackend(GlacierBackend):
             request = validate_job_parameters(
                 params, archive_size, self._bucket_exists, lambda marker: decode_marker(marker) is not None
             )
+            if request.tier == "Expedited" and not self.state.expedited_capacity:
+                raise ServiceError(
+                    "InsufficientCapacityException",
+                    "There is insufficient capacity to process this expedited request",
+                )
+            check_retrieval_policy(
+                self.retrieval_policy,
+                request,
+                size_of(request.archive_id),
+                (job for each in self.vaults.values() for job in each.jobs.values()),
+            )
             delay_key = "Inventory" if request.type == "inventory-retrieval" else request.tier
             archive = vault.archives.get(request.archive_id) if request.archive_id else None
             job = LocalJob(vault, request, self.state.tier_delays[delay_key], archive)
-            check_initiate_job(
-                self.retrieval_policy, job, (other for v in self.vaults.values() for other in v.jobs.values())
-            )
             if request.output_location is not None:
                 s3 = request.output_location["S3"]
-                job.output_path = f"s3://{s3['BucketName']}/{output_prefix(s3['Prefix'], job.job_id)}"
+                # Initiate Job (POST jobs), select example: x-amz-job-output-path is the key
+                # prefix the results land under ("test/<job id>/"), not an s3:// URI.
+                job.output_path = output_prefix(s3["Prefix"], job.job_id)
+                from airflow_glacier_select.testing.select_jobs import write_job_placeholder
+
+                write_job_placeholder(self, job)
             vault.jobs[job.job_id] = job
             return job
 
@@ -283,7 +301,10 @@ class LocalGlacierBackend(GlacierBackend):
         if job.status == "Failed":
             raise invalid(f"The job failed and has no output: {job_id} ({job.status_message})")
         if job.output is None:
-            raise invalid(f"The output of select job {job_id} is in Amazon S3 at {job.output_path}")
+            bucket = (job.request.output_location or {}).get("S3", {}).get("BucketName")
+            raise invalid(
+                f"The output of select job {job_id} is in Amazon S3 at s3://{bucket}/{job.output_path}"
+            )
         return job.output
 
     def _complete(self, vault_name: str, job: LocalJob) -> None:
@@ -342,11 +363,19 @@ class LocalGlacierBackend(GlacierBackend):
                 raise ValueError(f"job {job_id} is {job.status}; only a Succeeded job's output can expire")
             job.expired = True
 
+    def forget_job(self, vault_name: str, job_id: str) -> None:
+        """The job ID expires (Describe Job (GET JobID): not before 24 hours after completion):
+        DescribeJob, GetJobOutput and ListJobs no longer know it."""
+        with self.state.lock:
+            self.find_job(vault_name, job_id)
+            del self.describe_vault(vault_name).jobs[job_id]
+
 
 def output_prefix(prefix: str, job_id: str) -> str:
-    """``<Prefix>/<JobId>/`` without doubled slashes."""
-    prefix = prefix.strip("/")
-    return f"{prefix}/{job_id}/" if prefix else f"{job_id}/"
+    """``<Prefix>/<JobId>/``, read literally (Querying Archives with S3 Glacier Select: the prefix
+    you specified, with the job id appended). Whether Glacier folds a trailing ``/`` of the
+    prefix is not documented; the literal reading is the package's, so both agree."""
+    return f"{prefix}/{job_id}/"
 
 
 def _leaf_hashes(data: bytes) -> Iterable[bytes]:

@@ -55,6 +55,13 @@ class Controls:
     def set_tier_delay(self, tier: str, seconds: float) -> None:
         self.state.tier_delays[tier] = check_delay(tier, seconds)
 
+    def set_expedited_capacity(self, available: bool) -> None:
+        """Whether Expedited retrievals find capacity; without it InitiateJob answers
+        InsufficientCapacityException (HTTP 503) for Expedited jobs only, as Glacier does."""
+        if not isinstance(available, bool):
+            raise ValueError(f"available: {available!r} must be true or false")
+        self.state.expedited_capacity = available
+
     def complete_job(self, vault_name: str, job_id: str) -> None:
         self._job_backend(vault_name, job_id).complete_job_now(vault_name, job_id)
 
@@ -63,6 +70,9 @@ class Controls:
 
     def expire_job_output(self, vault_name: str, job_id: str) -> None:
         self._job_backend(vault_name, job_id).expire_output(vault_name, job_id)
+
+    def forget_job(self, vault_name: str, job_id: str) -> None:
+        self._job_backend(vault_name, job_id).forget_job(vault_name, job_id)
 
     def inject_fault(self, operation: str, kind: str, count: int = 1, **options: Any) -> None:
         self.state.faults.add(operation, kind, count, **options)
@@ -148,10 +158,12 @@ def _dispatch(
     calls: dict[tuple[str, str], Callable[[], Any]] = {
         ("GET", "health"): lambda: {"account_id": controls.state.account_id},
         ("POST", "tier-delay"): lambda: controls.set_tier_delay(args["tier"], float(args["seconds"])),
+        ("POST", "expedited-capacity"): lambda: controls.set_expedited_capacity(args["available"]),
         ("POST", "complete-job"): lambda: controls.complete_job(args["vault_name"], args["job_id"]),
         ("POST", "fail-job"): lambda: controls.fail_job(
             args["vault_name"], args["job_id"], args["status_message"]
         ),
+        ("POST", "forget-job"): lambda: controls.forget_job(args["vault_name"], args["job_id"]),
         ("POST", "expire-job-output"): lambda: controls.expire_job_output(args["vault_name"], args["job_id"]),
         ("POST", "faults"): lambda: controls.inject_fault(
             args["operation"], args["kind"], int(args.get("count", 1)), **args.get("options", {})

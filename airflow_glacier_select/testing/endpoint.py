@@ -125,6 +125,9 @@ class LocalGlacierEndpoint(_EndpointClients):
     def set_tier_delay(self, tier: str, seconds: float) -> None:
         self.controls.set_tier_delay(tier, seconds)
 
+    def set_expedited_capacity(self, available: bool) -> None:
+        self.controls.set_expedited_capacity(available)
+
     def complete_job(self, vault_name: str, job_id: str) -> None:
         self.controls.complete_job(vault_name, job_id)
 
@@ -133,6 +136,10 @@ class LocalGlacierEndpoint(_EndpointClients):
 
     def expire_job_output(self, vault_name: str, job_id: str) -> None:
         self.controls.expire_job_output(vault_name, job_id)
+
+    def forget_job(self, vault_name: str, job_id: str) -> None:
+        """The job ID expires as a whole: DescribeJob, ListJobs and GetJobOutput no longer know it."""
+        self.controls.forget_job(vault_name, job_id)
 
     def inject_fault(self, operation: str, kind: str, count: int = 1, **options: Any) -> None:
         self.controls.inject_fault(operation, kind, count, **options)
@@ -205,6 +212,9 @@ class RemoteGlacierEndpoint(_EndpointClients):
     def set_tier_delay(self, tier: str, seconds: float) -> None:
         self._call("POST", "tier-delay", {"tier": tier, "seconds": seconds})
 
+    def set_expedited_capacity(self, available: bool) -> None:
+        self._call("POST", "expedited-capacity", {"available": available})
+
     def complete_job(self, vault_name: str, job_id: str) -> None:
         self._call("POST", "complete-job", {"vault_name": vault_name, "job_id": job_id})
 
@@ -215,6 +225,9 @@ class RemoteGlacierEndpoint(_EndpointClients):
 
     def expire_job_output(self, vault_name: str, job_id: str) -> None:
         self._call("POST", "expire-job-output", {"vault_name": vault_name, "job_id": job_id})
+
+    def forget_job(self, vault_name: str, job_id: str) -> None:
+        self._call("POST", "forget-job", {"vault_name": vault_name, "job_id": job_id})
 
     def inject_fault(self, operation: str, kind: str, count: int = 1, **options: Any) -> None:
         self._call(

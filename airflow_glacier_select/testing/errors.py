@@ -12,6 +12,8 @@ import json
 
 __all__ = ["ServiceError", "error_response"]
 
+# Each code's status as the Glacier Developer Guide's Error Responses page lists it (where
+# botocore's model differs, as for InsufficientCapacityException's 400, the guide wins).
 _STATUS = {
     "ResourceNotFoundException": 404,
     "InvalidParameterValueException": 400,
@@ -19,7 +21,8 @@ _STATUS = {
     "LimitExceededException": 400,
     "ThrottlingException": 400,
     "PolicyEnforcedException": 400,
-    "InsufficientCapacityException": 400,
+    "InsufficientCapacityException": 503,
+    "NoLongerSupportedException": 400,
     "RequestTimeoutException": 408,
     "AccessDeniedException": 403,
     "ServiceUnavailableException": 500,

@@ -8,6 +8,8 @@ server applies it to the next ``count`` matching requests:
 
 * ``throttle``: Glacier's ``ThrottlingException`` (400), S3's ``SlowDown`` (503);
 * ``http500`` / ``http503``: ``ServiceUnavailableException`` with that status;
+* ``policy``: Glacier's ``PolicyEnforcedException`` (400), a data retrieval policy refusing the job;
+* ``no-longer-supported``: Glacier's ``NoLongerSupportedException`` (400), the closed service;
 * ``reset``: headers and part of the body, then a TCP reset;
 * ``truncate``: headers promising the whole body, part of it, then a clean close;
 * ``corrupt``: the whole body with one byte flipped, headers (and tree hash) unchanged.
@@ -27,7 +29,17 @@ from airflow_glacier_select.testing.errors import ServiceError, error_response
 
 __all__ = ["BODY_FAULTS", "ERROR_FAULTS", "Fault", "FaultPlan", "ResetConnection", "faulty_body"]
 
-ERROR_FAULTS = ("throttle", "http500", "http503")
+ERROR_FAULTS = ("throttle", "http500", "http503", "policy", "no-longer-supported")
+_GLACIER_REFUSALS = {
+    "policy": (
+        "PolicyEnforcedException",
+        "Retrieval would exceed the data retrieval policy's limit (injected)",
+    ),
+    "no-longer-supported": (
+        "NoLongerSupportedException",
+        "This API is no longer supported for new customers (injected)",
+    ),
+}
 BODY_FAULTS = ("reset", "truncate", "corrupt")
 _OPTIONS = {"at", "message"}
 
@@ -49,15 +61,17 @@ class Fault:
         if service == "s3":
             code, status = {
                 "throttle": ("SlowDown", 503),
-                "http500": ("InternalError", 500),
                 "http503": ("ServiceUnavailable", 503),
-            }[self.kind]
+            }.get(self.kind, ("InternalError", 500))
             body = (
                 '<?xml version="1.0" encoding="UTF-8"?>\n'
                 f"<Error><Code>{code}</Code><Message>{message}</Message>"
                 "<RequestId>injected-fault</RequestId></Error>"
             ).encode()
             return status, {"Content-Type": "application/xml", "Content-Length": str(len(body))}, body
+        if self.kind in _GLACIER_REFUSALS:
+            code, default = _GLACIER_REFUSALS[self.kind]
+            return error_response(ServiceError(code, str(self.options.get("message") or default)))
         if self.kind == "throttle":
             return error_response(ServiceError("ThrottlingException", message, 400))
         status = 500 if self.kind == "http500" else 503

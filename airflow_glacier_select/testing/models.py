@@ -101,10 +101,21 @@ class JobOutput:
     archive_description: str | None = None  # archive retrievals only: they carry tree hashes
 
     def range_tree_hash(self, start: int, end_exclusive: int) -> str | None:
-        """Tree hash of an output range, or None where the service sends no x-amz-sha256-tree-hash."""
-        if self.archive_description is None or not range_is_tree_hash_node(start, end_exclusive, self.length):
+        """Tree hash of an output range, or None where the service sends no x-amz-sha256-tree-hash.
+
+        Receiving Checksums When Downloading Data: both the range retrieved by InitiateJob and
+        the range downloaded must be tree-hash aligned *with respect to the archive*; a
+        retrieval that is not gets no checksum on any download, however aligned.
+        """
+        if self.archive_description is None:
             return None
-        return self.body.range_tree_hash(self.offset + start, self.offset + end_exclusive)
+        archive_size = self.body.size
+        first, last = self.offset + start, self.offset + end_exclusive
+        if not range_is_tree_hash_node(self.offset, self.offset + self.length, archive_size):
+            return None
+        if not range_is_tree_hash_node(first, last, archive_size):
+            return None
+        return self.body.range_tree_hash(first, last)
 
 
 class LocalVault(Vault):

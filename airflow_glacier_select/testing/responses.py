@@ -21,7 +21,7 @@ from airflow_glacier_select.testing.backend import LocalGlacierBackend, backend_
 from airflow_glacier_select.testing.errors import ServiceError, error_response, invalid
 from airflow_glacier_select.testing.job_output import slice_output
 from airflow_glacier_select.testing.models import Archive
-from airflow_glacier_select.testing.retrieval_policy import parse_policy
+from airflow_glacier_select.testing.retrieval_policy import validated_policy
 from airflow_glacier_select.testing.rules import check_part_size, parse_content_range
 
 __all__ = ["LocalGlacierResponse"]
@@ -182,15 +182,6 @@ class LocalGlacierResponse(GlacierResponse):
         )
         return _json(200, {"UploadsList": [upload.summary() for upload in chosen], "Marker": marker})
 
-    # data retrieval policy ------------------------------------------------------------
-
-    def get_data_retrieval_policy(self) -> TYPE_RESPONSE:
-        return _json(200, self.backend.retrieval_policy.to_dict())
-
-    def set_data_retrieval_policy(self) -> TYPE_RESPONSE:
-        self.backend.retrieval_policy = parse_policy(self.body)
-        return _empty(204)
-
     # jobs -----------------------------------------------------------------------------
 
     def initiate_job(self) -> TYPE_RESPONSE:
@@ -216,6 +207,19 @@ class LocalGlacierResponse(GlacierResponse):
             self._query("completed"),
         )
         return _json(200, {"JobList": [job.to_dict() for job in jobs], "Marker": marker})
+
+    # data retrieval policy -------------------------------------------------------------
+
+    def get_data_retrieval_policy(self) -> TYPE_RESPONSE:
+        return _json(200, {"Policy": self.backend.retrieval_policy})
+
+    def set_data_retrieval_policy(self) -> TYPE_RESPONSE:
+        try:
+            body = json.loads(self.body or b"{}")
+        except ValueError:
+            raise invalid("The policy is not valid JSON") from None
+        self.backend.retrieval_policy = validated_policy(body)
+        return _empty(204)
 
     def get_job_output(self) -> TYPE_RESPONSE:
         output = self.backend.job_output(self._vault, self._path("jobId"))

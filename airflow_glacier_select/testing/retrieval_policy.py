@@ -1,99 +1,100 @@
-"""The local endpoint's data retrieval policy: Get/SetDataRetrievalPolicy and its check at InitiateJob.
+"""Data retrieval policies of the local endpoint (S3 Glacier Data Retrieval Policies).
 
-Follows the Developer Guide ("Amazon S3 Glacier Data Retrieval Policies", "Get Data
-Retrieval Policy (GET policy)", "Set Data Retrieval Policy (PUT policy)"): one policy per
-account and region, ``Strategy`` ``BytesPerHour`` (with ``BytesPerHour``), ``FreeTier`` or
-``None``; it applies only to Standard retrievals; a refused InitiateJob answers
-``PolicyEnforcedException`` ("InitiateJob request denied by current data retrieval
-policy."). The guide does not say how a job becomes a rate; this endpoint counts a
-Standard retrieval's bytes as spread over four hours (the model Glacier's FAQ described)
-and the free tier as 10 GiB a month prorated per day.
+Glacier keeps one policy per account and Region, "No Retrieval Limit" (Strategy ``None``)
+unless set otherwise; Get/Set Data Retrieval Policy read and replace it, with the rules the
+Set page documents. A policy governs Standard retrievals only.
+
+Enforcement is a documented simplification: under ``BytesPerHour`` a Standard archive
+retrieval or select job is refused with PolicyEnforcedException when its bytes, together
+with those of the Region's Standard retrievals still in progress, exceed what the rate
+allows over the four hours a Standard retrieval takes (the model Glacier's FAQ described).
+Under ``FreeTier`` the Standard retrievals started in the last 24 hours may not exceed the
+free allowance of 10 GiB a month prorated per day (10 GiB / 30). Refused jobs do not exist.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from airflow_glacier_select.testing.errors import ServiceError, invalid, missing
 from airflow_glacier_select.testing.models import LocalJob, utcnow
+from airflow_glacier_select.testing.rules import JobRequest
 
-__all__ = ["RetrievalPolicy", "check_initiate_job", "parse_policy"]
+__all__ = ["DEFAULT_POLICY", "check_retrieval_policy", "validated_policy"]
 
-_HOURS_PER_RETRIEVAL = 4
-_FREE_BYTES_PER_DAY = 10 * 2**30 // 30
-_MAX_BYTES_PER_HOUR = 2**63 - 1
-
-
-@dataclass(frozen=True)
-class RetrievalPolicy:
-    strategy: str = "None"
-    bytes_per_hour: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        rule: dict[str, Any] = {"Strategy": self.strategy}
-        if self.bytes_per_hour is not None:
-            rule["BytesPerHour"] = self.bytes_per_hour
-        return {"Policy": {"Rules": [rule]}}
+STRATEGIES = ("BytesPerHour", "FreeTier", "None")
+DEFAULT_POLICY: Mapping[str, Any] = {"Rules": [{"Strategy": "None"}]}
+STANDARD_RETRIEVAL_HOURS = 4
+_BYTES_PER_HOUR_MAX = 2**63 - 1
+FREE_TIER_BYTES_PER_DAY = 10 * 2**30 // 30
 
 
-def parse_policy(body: bytes | str | None) -> RetrievalPolicy:
-    """The policy of a SetDataRetrievalPolicy body, refused as the service refuses it."""
-    try:
-        document = json.loads(body or b"{}")
-    except ValueError:
-        raise invalid("The policy is not valid JSON") from None
-    rules = (document.get("Policy") or {}).get("Rules")
-    if not isinstance(rules, list) or len(rules) != 1:
-        raise invalid("The policy must contain exactly one rule")
+def validated_policy(body: object) -> dict[str, Any]:
+    """The ``Policy`` of a SetDataRetrievalPolicy body, checked: one rule, a known strategy,
+    BytesPerHour (1 .. 2^63-1) exactly when the strategy is BytesPerHour."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("Policy"), Mapping):
+        raise missing("Required parameter is missing: Policy")
+    rules = body["Policy"].get("Rules")
+    if not isinstance(rules, list) or len(rules) != 1 or not isinstance(rules[0], Mapping):
+        raise invalid("Policy.Rules must hold exactly one rule")
     rule = rules[0]
     strategy = rule.get("Strategy")
-    if strategy is None:
-        raise missing("Required parameter missing: Strategy")
-    if strategy not in ("BytesPerHour", "FreeTier", "None"):
-        raise invalid(f"Invalid Strategy: {strategy!r}; valid values are BytesPerHour, FreeTier, None")
-    value = rule.get("BytesPerHour")
+    if strategy not in STRATEGIES:
+        raise invalid(f"Invalid Strategy: {strategy!r}; valid values are {', '.join(STRATEGIES)}")
+    rate = rule.get("BytesPerHour")
     if strategy != "BytesPerHour":
-        if value is not None:
-            raise invalid("BytesPerHour may be set only with the BytesPerHour strategy")
-        return RetrievalPolicy(strategy)
-    if value is None:
-        raise missing("Required parameter missing: BytesPerHour")
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= _MAX_BYTES_PER_HOUR:
-        raise invalid(f"Invalid BytesPerHour: {value!r}; must be from 1 to 2^63-1")
-    return RetrievalPolicy(strategy, value)
+        if rate is not None:
+            raise invalid(f"BytesPerHour is only valid with Strategy BytesPerHour, not {strategy}")
+        return {"Rules": [{"Strategy": strategy}]}
+    if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= _BYTES_PER_HOUR_MAX:
+        raise invalid(f"Invalid BytesPerHour: {rate!r}; must be an integer from 1 to {_BYTES_PER_HOUR_MAX}")
+    return {"Rules": [{"Strategy": strategy, "BytesPerHour": rate}]}
 
 
-def _retrieved_bytes(job: LocalJob) -> int:
-    if job.request.byte_range is not None:
-        start, end = job.request.byte_range
-        return end - start
-    return job.archive.size if job.archive is not None else 0
+def _standard_retrieval_bytes(request: JobRequest, archive_size: int) -> int:
+    if request.tier != "Standard" or request.type == "inventory-retrieval":
+        return 0
+    if request.byte_range is not None:
+        return request.byte_range[1] - request.byte_range[0]
+    return archive_size
 
 
-def _is_standard_retrieval(job: LocalJob) -> bool:
-    return job.request.type == "archive-retrieval" and job.request.tier == "Standard"
-
-
-def check_initiate_job(policy: RetrievalPolicy, new_job: LocalJob, jobs: Iterable[LocalJob]) -> None:
-    """Refuse ``new_job`` with PolicyEnforcedException when it would break ``policy``."""
-    if policy.strategy == "None" or not _is_standard_retrieval(new_job):
+def check_retrieval_policy(
+    policy: Mapping[str, Any], request: JobRequest, archive_size: int, jobs: Iterable[LocalJob]
+) -> None:
+    """Refuse ``request`` (PolicyEnforcedException, 400) when the Region's policy does not allow it."""
+    rule = policy["Rules"][0]
+    if rule["Strategy"] == "None":
         return
-    standard = [job for job in jobs if _is_standard_retrieval(job)]
-    if policy.strategy == "BytesPerHour":
-        assert policy.bytes_per_hour is not None
-        in_flight = sum(
-            _retrieved_bytes(job) for job in standard if job.status == "InProgress" and not job.is_due
-        )
-        allowed = policy.bytes_per_hour * _HOURS_PER_RETRIEVAL
-    else:
+    wanted = _standard_retrieval_bytes(request, archive_size)
+    if not wanted:
+        return
+    jobs = list(jobs)
+    if rule["Strategy"] == "FreeTier":
         since = utcnow() - timedelta(days=1)
-        in_flight = sum(_retrieved_bytes(job) for job in standard if job.created >= since)
-        allowed = _FREE_BYTES_PER_DAY
-    if in_flight + _retrieved_bytes(new_job) > allowed:
+        started = sum(
+            _standard_retrieval_bytes(job.request, job.archive.size if job.archive else 0)
+            for job in jobs
+            if job.created >= since
+        )
+        if started + wanted > FREE_TIER_BYTES_PER_DAY:
+            raise ServiceError(
+                "PolicyEnforcedException",
+                f"Retrieving {wanted} bytes with {started} bytes of Standard retrievals started in the "
+                f"last 24 hours would exceed the free tier's {FREE_TIER_BYTES_PER_DAY} bytes per day",
+            )
+        return
+    running = sum(
+        _standard_retrieval_bytes(job.request, job.archive.size if job.archive else 0)
+        for job in jobs
+        if job.status == "InProgress" and not job.is_due
+    )
+    allowed = rule["BytesPerHour"] * STANDARD_RETRIEVAL_HOURS
+    if running + wanted > allowed:
         raise ServiceError(
-            "PolicyEnforcedException", "InitiateJob request denied by current data retrieval policy."
+            "PolicyEnforcedException",
+            f"Retrieving {wanted} bytes with {running} bytes of Standard retrievals in progress would "
+            f"exceed the data retrieval policy's rate of {rule['BytesPerHour']} bytes per hour",
         )

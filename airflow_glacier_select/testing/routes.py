@@ -13,8 +13,8 @@ url_bases = [r"https?://glacier\.(.+)\.amazonaws.com"]
 _VAULT = "{0}/(?P<account_number>[^/]+)/vaults/(?P<vault_name>[^/]+)"
 
 url_paths = {
-    "{0}/(?P<account_number>[^/]+)/vaults$": LocalGlacierResponse.dispatch,
     "{0}/(?P<account_number>[^/]+)/policies/data-retrieval$": LocalGlacierResponse.dispatch,
+    "{0}/(?P<account_number>[^/]+)/vaults$": LocalGlacierResponse.dispatch,
     _VAULT + "$": LocalGlacierResponse.dispatch,
     _VAULT + "/archives$": LocalGlacierResponse.dispatch,
     _VAULT + "/archives/(?P<archive_id>[^/]+)$": LocalGlacierResponse.dispatch,

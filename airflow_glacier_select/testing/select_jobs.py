@@ -95,6 +95,13 @@ def _job_text(job: LocalJob) -> bytes:
     return (json.dumps({key: description[key] for key in keys}, indent=2) + "\n").encode()
 
 
+def write_job_placeholder(backend: LocalGlacierBackend, job: LocalJob) -> None:
+    """``job.txt``, written when the job is accepted and never updated (Querying Archives with
+    S3 Glacier Select: the placeholder validates the write permission synchronously)."""
+    assert job.request.output_location is not None
+    _Writer(backend.account_id, job.request.output_location, job.job_id).put("job.txt", _job_text(job))
+
+
 def run_select_job(backend: LocalGlacierBackend, job: LocalJob) -> str | None:
     """Run the job's query and write its output; the failure message, or None on success."""
     request = job.request
@@ -102,7 +109,6 @@ def run_select_job(backend: LocalGlacierBackend, job: LocalJob) -> str | None:
     assert job.archive is not None
     select = request.select_parameters
     writer = _Writer(backend.account_id, request.output_location, job.job_id)
-    writer.put("job.txt", _job_text(job))
     archive = job.archive
     try:
         rows = iter_select(

@@ -79,6 +79,7 @@ class EndpointState:
     faults: FaultPlan = field(default_factory=FaultPlan)
     counts: Counter[str] = field(default_factory=Counter)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    expedited_capacity: bool = True  # False: every Expedited InitiateJob gets InsufficientCapacityException
 
     @classmethod
     def create(

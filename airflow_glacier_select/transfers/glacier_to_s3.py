@@ -24,6 +24,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.job_reference import job_id_of
 from airflow_glacier_select.s3_copy.destination import S3ObjectSettings

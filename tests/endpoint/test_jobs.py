@@ -294,10 +294,10 @@ def test_select_job_answers_its_output_path(glacier_endpoint: LocalGlacierEndpoi
             "Type": "select",
             "ArchiveId": archive_id,
             "SelectParameters": SELECT,
-            "OutputLocation": {"S3": {"BucketName": "results", "Prefix": "out/"}},
+            "OutputLocation": {"S3": {"BucketName": "results", "Prefix": "out"}},
         },
     )
-    assert started["jobOutputPath"] == f"s3://results/out/{started['jobId']}/"
+    assert started["jobOutputPath"] == f"out/{started['jobId']}/"
     described = glacier_endpoint.client().describe_job(vaultName="v", jobId=started["jobId"])
     assert described["JobOutputPath"] == started["jobOutputPath"]
     assert described["SelectParameters"]["Expression"] == SELECT["Expression"]

@@ -45,6 +45,9 @@ def test_serves_glacier_and_s3_and_takes_controls_over_http(process) -> None:
     output = glacier.get_job_output(vaultName="v", jobId=job_id)
     assert output["body"].read() == b"remote bytes"
     assert output["archiveDescription"] == "seeded over HTTP"
+    endpoint.forget_job("v", job_id)
+    with pytest.raises(glacier.exceptions.ResourceNotFoundException):
+        glacier.describe_job(vaultName="v", jobId=job_id)
 
     endpoint.inject_fault("ListVaults", "http503")
     with pytest.raises(glacier.exceptions.ServiceUnavailableException):
@@ -63,6 +66,44 @@ def test_serves_glacier_and_s3_and_takes_controls_over_http(process) -> None:
     stdout, _ = child.communicate(timeout=30)
     assert child.returncode == 0
     assert "stopped" in stdout
+
+
+def test_storage_dir_that_does_not_exist_is_created(tmp_path) -> None:
+    storage = tmp_path / "not" / "yet"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "airflow_glacier_select.testing", "--storage-dir", str(storage)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = child.stdout.readline() if child.stdout else ""
+        assert line.startswith(READY), (
+            child.stderr.read() if child.poll() is not None and child.stderr else line
+        )
+        RemoteGlacierEndpoint(line[len(READY) :].strip()).put_archive("v", b"kept on disk", "")
+        assert any(storage.rglob("*"))
+        child.send_signal(signal.SIGTERM)
+        child.communicate(timeout=30)
+        assert child.returncode == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+
+
+def test_storage_dir_that_is_a_file_is_refused_without_a_traceback(tmp_path) -> None:
+    occupied = tmp_path / "a-file"
+    occupied.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_glacier_select.testing", "--storage-dir", str(occupied)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--storage-dir" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_bad_tier_delay_is_refused() -> None:

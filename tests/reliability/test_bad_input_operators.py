@@ -68,7 +68,7 @@ RENDERED_EXTRAS = [
     _extra(SENSOR, "job_id", "", "jobId"),
     _extra(COPY, "job_id", "", "job_id"),
     _extra(SELECT_RESULTS, "job_id", "", "job_id"),
-    _extra(COPY, "bucket", "Bad_Bucket", "bucket"),
+    _extra(COPY, "bucket", "Bad Bucket", "bucket"),
     _extra(COPY, "key", "{nope}/x", "key"),
     _extra(COPY, "collision", "sometimes", "collision"),
     _extra(COPY, "encryption", "rot13", "encryption"),
