@@ -30,7 +30,9 @@ except ImportError:  # Airflow < 3.3
 
         def __init__(self, *, durable: bool = _DURABLE_UNSET, **kwargs: Any) -> None:
             if durable is not _DURABLE_UNSET:
-                warnings.warn("`durable` has no effect on Airflow versions below 3.3.", UserWarning, stacklevel=2)
+                warnings.warn(
+                    "`durable` has no effect on Airflow versions below 3.3.", UserWarning, stacklevel=2
+                )
             super().__init__(**kwargs)
             self.durable = False
 
