@@ -37,8 +37,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = ROOT / ".venvs"
@@ -63,8 +63,9 @@ REPORTED = (
 )
 
 
-@dataclass(frozen=True)
-class Leg:
+class Leg(NamedTuple):
+    # A NamedTuple, not a dataclass: scripts/demo.py loads this file without registering it
+    # in sys.modules, which dataclasses need.
     name: str
     resolution: str  # uv's --resolution: "lowest-direct" or "highest"
     lint: bool  # ruff and mypy run in this leg (once per run)
