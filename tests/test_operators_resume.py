@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import ResumableJobMixin
 from dag_runs import (
     RUN_ID,
     Code,
@@ -30,6 +29,7 @@ from dag_runs import (
     xcom_result,
 )
 
+from airflow_glacier_select.compat import ResumableJobMixin
 from airflow_glacier_select.resumable import TaskInstanceIdentity, with_token
 
 __all__ = ["airflow_db", "dag_folder"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from airflow_glacier_select.demo.observe import RunDelta
 from airflow_glacier_select.demo.scenario import Check, DemoRun
 from airflow_glacier_select.demo.standalone import RunResult
+from airflow_glacier_select.inventory import parse_glacier_timestamp
 from airflow_glacier_select.s3_copy.progress import format_bytes
 
 __all__ = ["RunOutcome", "render_summary"]
@@ -41,7 +41,7 @@ class RunOutcome:
         start, end = self.result.run.get("start_date"), self.result.run.get("end_date")
         if not start or not end:
             return None
-        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+        return (parse_glacier_timestamp(end) - parse_glacier_timestamp(start)).total_seconds()
 
     def row(self) -> tuple[str, ...]:
         states = ", ".join(f"{count} {state}" for state, count in sorted(self.delta.job_states.items()))

@@ -36,10 +36,10 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
-    ResumableJobMixin,
     conf,
 )
 
+from airflow_glacier_select.compat import ResumableJobMixin
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import (
     GlacierJobsHook,
