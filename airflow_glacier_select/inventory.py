@@ -3,15 +3,18 @@
 A vault can hold millions of archives, so an inventory can run to gigabytes. The
 parser reads the job output in bounded chunks and yields one
 :class:`InventoryArchive` at a time: memory stays flat whatever the inventory size
-(one chunk plus one archive record, capped at :data:`MAX_RECORD_CHARS`).
+(one chunk and the archives decoded from it, or one record that spans chunks, capped
+at :data:`MAX_RECORD_CHARS`).
 
 Both formats the service emits are understood:
 
 ``JSON`` (the default)
     ``{"VaultARN": ..., "InventoryDate": ..., "ArchiveList": [{"ArchiveId": ...,
     "ArchiveDescription": ..., "CreationDate": ..., "Size": ..., "SHA256TreeHash": ...},
-    ...]}``. The elements of ``ArchiveList`` are decoded one by one with the C JSON
-    scanner over a sliding buffer; ``VaultARN`` and ``InventoryDate`` are exposed as
+    ...]}``. The elements of ``ArchiveList`` are decoded with the C JSON scanner over a
+    sliding buffer, all the whole elements of the buffer in one call where they have
+    the common shape (:mod:`airflow_glacier_select.inventory_batches`), one by one
+    otherwise; ``VaultARN`` and ``InventoryDate`` are exposed as
     :attr:`InventoryReader.header`.
 
 ``CSV``
@@ -22,7 +25,8 @@ Both formats the service emits are understood:
     This is undocumented but is what real inventories contain, and a standard CSV
     reader gets both cases wrong. Because descriptions are printable ASCII
     (no line breaks) and the other four fields never hold a comma, each line is split
-    around the description by position, which makes the decoding exact.
+    around the description by position, which makes the decoding exact. Lines of the
+    common shape are split and checked a buffer at a time, the rest one by one.
 
 Continuing a limited inventory: an inventory job started with ``Limit`` returns at
 most that many archives; when more remain, DescribeJob carries the next marker in
