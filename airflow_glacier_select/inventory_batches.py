@@ -44,11 +44,9 @@ if sys.version_info >= (3, 11):
 
     def _creation_dates(texts: tuple[Any, ...]) -> list[datetime] | None:
         """Every CreationDate as an aware UTC datetime, or None to leave them to the exact parser."""
-        if set(map(type, texts)) != {str}:
-            return None
         try:
             created = list(map(datetime.fromisoformat, texts))
-        except ValueError:
+        except (ValueError, TypeError):  # not ISO 8601, or not a string at all
             return None
         return created if set(map(_TZINFO, created)) == {_UTC} else None
 
@@ -56,11 +54,11 @@ else:  # pragma: no cover - exercised on Python 3.10 only, whose fromisoformat h
 
     def _creation_dates(texts: tuple[Any, ...]) -> list[datetime] | None:
         """Every CreationDate as an aware UTC datetime, or None to leave them to the exact parser."""
-        if set(map(type, texts)) != {str} or not all(map(_FIXED_DATE.fullmatch, texts)):
-            return None
         try:
+            if not all(map(_FIXED_DATE.fullmatch, texts)):
+                return None
             return [datetime.fromisoformat(text[:-1]).replace(tzinfo=_UTC) for text in texts]
-        except ValueError:
+        except (ValueError, TypeError):  # a calendar-impossible date, or not a string at all
             return None
 
 
@@ -162,7 +160,8 @@ def csv_columns(lines: str) -> Columns | None:
     except ValueError:  # a line with fewer than three commas: zip stops at the shortest row
         return None
     ids, _, tokens = zip(*map(_FIRST, heads), strict=True)
-    if not all(ids) or not _bare(ids) or not _bare(dates) or not _bare(hashes):
+    # Dates need no check here: fromisoformat refuses spaces, quotes and commas.
+    if not all(ids) or not _bare(ids) or not _bare(hashes):
         return None
     joined_sizes = "".join(sizes)
     if not all(sizes) or not (joined_sizes.isascii() and joined_sizes.isdigit()):
