@@ -44,7 +44,8 @@ import json
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
 from itertools import chain, repeat
 from typing import Any, Literal, Protocol
@@ -197,7 +198,9 @@ def _build_archive(
 # is five ``object.__setattr__`` calls in Python, half the cost of a fast-path record; the
 # same slots set column by column from C (``map`` over the slot's ``__set__``) build the
 # same objects, valid or not exactly as __init__ would (it checks nothing).
-_ARCHIVE_SLOTS = tuple(InventoryArchive.__dict__[field.name].__set__ for field in fields(InventoryArchive))
+_ARCHIVE_SLOTS = tuple(
+    InventoryArchive.__dict__[field.name].__set__ for field in dataclass_fields(InventoryArchive)
+)
 _new_object = object.__new__
 
 

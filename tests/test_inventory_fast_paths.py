@@ -300,6 +300,8 @@ def test_csv_fault_deep_in_a_large_inventory_names_its_line() -> None:
 
 
 def test_fast_path_records_are_ordinary_frozen_archives() -> None:
+    # The fast path sets the slots that __init__ would set; a __post_init__ would be skipped.
+    assert not hasattr(InventoryArchive, "__post_init__")
     data = _encoded(list(synthetic_archives(800, seed=1)), "CSV")
     for archive in list(iter_inventory_archives(io.BytesIO(data), "CSV"))[::97]:
         rebuilt = InventoryArchive(
