@@ -3,15 +3,18 @@
 A vault can hold millions of archives, so an inventory can run to gigabytes. The
 parser reads the job output in bounded chunks and yields one
 :class:`InventoryArchive` at a time: memory stays flat whatever the inventory size
-(one chunk plus one archive record, capped at :data:`MAX_RECORD_CHARS`).
+(one chunk and the archives decoded from it, or one record that spans chunks, capped
+at :data:`MAX_RECORD_CHARS`).
 
 Both formats the service emits are understood:
 
 ``JSON`` (the default)
     ``{"VaultARN": ..., "InventoryDate": ..., "ArchiveList": [{"ArchiveId": ...,
     "ArchiveDescription": ..., "CreationDate": ..., "Size": ..., "SHA256TreeHash": ...},
-    ...]}``. The elements of ``ArchiveList`` are decoded one by one with the C JSON
-    scanner over a sliding buffer; ``VaultARN`` and ``InventoryDate`` are exposed as
+    ...]}``. The elements of ``ArchiveList`` are decoded with the C JSON scanner over a
+    sliding buffer, all the whole elements of the buffer in one call where they have
+    the common shape (:mod:`airflow_glacier_select.inventory_batches`), one by one
+    otherwise; ``VaultARN`` and ``InventoryDate`` are exposed as
     :attr:`InventoryReader.header`.
 
 ``CSV``
@@ -22,7 +25,8 @@ Both formats the service emits are understood:
     This is undocumented but is what real inventories contain, and a standard CSV
     reader gets both cases wrong. Because descriptions are printable ASCII
     (no line breaks) and the other four fields never hold a comma, each line is split
-    around the description by position, which makes the decoding exact.
+    around the description by position, which makes the decoding exact. Lines of the
+    common shape are split and checked a buffer at a time, the rest one by one.
 
 Continuing a limited inventory: an inventory job started with ``Limit`` returns at
 most that many archives; when more remain, DescribeJob carries the next marker in
@@ -38,12 +42,16 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timezone
+from itertools import chain, repeat
 from typing import Any, Literal, Protocol
 
 from airflow_glacier_select.exceptions import GlacierValidationError
+from airflow_glacier_select.inventory_batches import Columns, csv_columns, json_batch_end, json_columns
 
 __all__ = [
     "CSV_COLUMNS",
@@ -186,6 +194,24 @@ def _build_archive(
     return InventoryArchive(archive_id, description, created, size, tree_hash)
 
 
+# The slot of each field of InventoryArchive, in field order. A frozen dataclass's __init__
+# is five ``object.__setattr__`` calls in Python, half the cost of a fast-path record; the
+# same slots set column by column from C (``map`` over the slot's ``__set__``) build the
+# same objects, valid or not exactly as __init__ would (it checks nothing).
+_ARCHIVE_SLOTS = tuple(
+    InventoryArchive.__dict__[field.name].__set__ for field in dataclass_fields(InventoryArchive)
+)
+_new_object = object.__new__
+
+
+def _archives(columns: Columns) -> list[InventoryArchive]:
+    """Records from the checked columns of a fast-path batch (what ``InventoryArchive(*row)`` builds)."""
+    archives = list(map(_new_object, repeat(InventoryArchive, len(columns[0]))))
+    for set_slot, column in zip(_ARCHIVE_SLOTS, columns, strict=True):
+        deque(map(set_slot, archives, column), maxlen=0)
+    return archives
+
+
 class _ChunkReader:
     """Bytes from the stream in bounded chunks; rejects a stream that hands back text."""
 
@@ -281,7 +307,7 @@ class _JsonCursor:
             return value
 
 
-def _iter_json(cursor: _JsonCursor, header: dict[str, Any]) -> Iterator[InventoryArchive]:
+def _iter_json(cursor: _JsonCursor, header: dict[str, Any]) -> Iterator[Iterable[InventoryArchive]]:
     cursor.expect("{", "at the start of a JSON inventory")
     saw_list = False
     first = True
@@ -321,13 +347,29 @@ def _iter_json(cursor: _JsonCursor, header: dict[str, Any]) -> Iterator[Inventor
         raise InventoryParseError("the JSON inventory has no ArchiveList", offset=cursor.offset)
 
 
-def _iter_json_archive_list(cursor: _JsonCursor) -> Iterator[InventoryArchive]:
+def _iter_json_archive_list(cursor: _JsonCursor) -> Iterator[Iterable[InventoryArchive]]:
     cursor.expect("[", "to open ArchiveList")
     if cursor.peek() == "]":
         cursor.pos += 1
         return
     index = 0
+    exact_until = 0  # offset up to which elements go one by one (a batch there did not decode)
     while True:
+        if cursor.offset >= exact_until:
+            batch = json_batch_end(cursor.text, cursor.pos)
+            if isinstance(batch, tuple):
+                elements, after = batch
+                columns = json_columns(elements)
+                if columns is not None:
+                    cursor.pos = after
+                    index += len(elements)
+                    yield _archives(columns)
+                    continue
+                exact_until = cursor.dropped + after
+            elif batch:
+                exact_until = cursor.dropped + batch
+            elif len(cursor.text) - cursor.pos <= MAX_RECORD_CHARS and cursor.fill():
+                continue  # no element ends in the buffer yet: read on rather than decode a part
         where = f"ArchiveList[{index}]"
         cursor.peek()
         start = cursor.offset
@@ -335,7 +377,7 @@ def _iter_json_archive_list(cursor: _JsonCursor) -> Iterator[InventoryArchive]:
         if not isinstance(record, dict):
             raise InventoryParseError(f"{where} must be an object, got {record!r}", offset=start)
         try:
-            yield _build_archive(
+            archive = _build_archive(
                 record.get("ArchiveId"),
                 record.get("ArchiveDescription"),
                 record.get("CreationDate"),
@@ -344,15 +386,16 @@ def _iter_json_archive_list(cursor: _JsonCursor) -> Iterator[InventoryArchive]:
             )
         except ValueError as exc:
             raise InventoryParseError(f"{where}: {exc}", offset=start) from None
+        yield (archive,)
         index += 1
-        after = cursor.peek()
-        if after == ",":
+        after_element = cursor.peek()
+        if after_element == ",":
             cursor.pos += 1
-        elif after == "]":
+        elif after_element == "]":
             cursor.pos += 1
             return
         else:
-            shown = "end of input" if after is None else repr(after)
+            shown = "end of input" if after_element is None else repr(after_element)
             raise InventoryParseError(
                 f"expected ',' or ']' after {where}, found {shown}", offset=cursor.offset
             )
@@ -361,24 +404,30 @@ def _iter_json_archive_list(cursor: _JsonCursor) -> Iterator[InventoryArchive]:
 # -- CSV ----------------------------------------------------------------------------------------
 
 
-def _iter_lines(chunks: _ChunkReader) -> Iterator[tuple[int, bytes]]:
-    """Numbered lines without their terminator (LF or CRLF), never longer than the cap."""
+def _line_blocks(chunks: _ChunkReader) -> Iterator[bytes]:
+    """Runs of whole lines, each ending in LF, one per chunk read: the fast path takes many at once.
+
+    The line being read is never allowed past the cap; when it is, :class:`_LineTooLong`
+    tells the caller, who knows the line number.
+    """
     pending = b""
-    number = 0
     while True:
         chunk = chunks.read()
         if not chunk:
             break
         pending += chunk
-        lines = pending.split(b"\n")
-        pending = lines.pop()
-        for line in lines:
-            number += 1
-            yield number, line[:-1] if line.endswith(b"\r") else line
+        cut = pending.rfind(b"\n") + 1
+        if cut:
+            block, pending = pending[:cut], pending[cut:]
+            yield block
         if len(pending) > MAX_RECORD_CHARS:
-            raise InventoryParseError(f"longer than {MAX_RECORD_CHARS} bytes", line=number + 1)
+            raise _LineTooLong
     if pending:
-        yield number + 1, pending[:-1] if pending.endswith(b"\r") else pending
+        yield pending + b"\n"
+
+
+class _LineTooLong(Exception):
+    """The CSV line being read is past :data:`MAX_RECORD_CHARS` bytes."""
 
 
 def _unquote(token: str) -> str:
@@ -410,37 +459,82 @@ def _csv_layout(header: str, line: int) -> list[int]:
     return [names.index(column) for column in CSV_COLUMNS]
 
 
-def _iter_csv(chunks: _ChunkReader) -> Iterator[InventoryArchive]:
+_SERVICE_LAYOUT = list(range(len(CSV_COLUMNS)))
+
+
+def _iter_csv(chunks: _ChunkReader) -> Iterator[Iterable[InventoryArchive]]:
     layout: list[int] | None = None
-    for number, raw in _iter_lines(chunks):
+    number = 0  # lines read so far
+    blocks = _line_blocks(chunks)
+    while True:
+        try:
+            block = next(blocks)
+        except StopIteration:
+            break
+        except _LineTooLong:
+            raise InventoryParseError(f"longer than {MAX_RECORD_CHARS} bytes", line=number + 1) from None
+        if layout is None:
+            layout, number, block = _csv_header(block, number)
+            if layout is None or not block:
+                continue
+        if layout == _SERVICE_LAYOUT:
+            try:
+                columns = csv_columns(block.decode("utf-8"))
+            except UnicodeDecodeError:
+                columns = None  # the exact path names the line
+            if columns is not None:
+                number += len(columns[0])
+                yield _archives(columns)
+                continue
+        lines = block.split(b"\n")
+        lines.pop()  # the empty piece after the block's last LF
+        for raw in lines:
+            number += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InventoryParseError(f"not UTF-8 ({exc.reason})", line=number) from None
+            if text.endswith("\r"):
+                text = text[:-1]
+            if text.strip():
+                yield (_csv_archive(text, layout, number),)
+    if layout is None:
+        raise InventoryParseError("the CSV inventory is empty (no header line)", line=1)
+
+
+def _csv_header(block: bytes, number: int) -> tuple[list[int] | None, int, bytes]:
+    """The layout from the first non-blank line of ``block`` if it has one, the lines read, the rest."""
+    lines = block.split(b"\n")
+    for index, raw in enumerate(lines[:-1]):
+        number += 1
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InventoryParseError(f"not UTF-8 ({exc.reason})", line=number) from None
-        if not text.strip():
-            continue
-        if layout is None:
-            layout = _csv_layout(text, number)
-            continue
-        at_id, at_description, at_date, at_size, at_hash = layout
-        # The description is the only field that may hold commas: split the others off
-        # from the left and from the right, and whatever lies between is the description.
-        fields = text.split(",", at_description)
-        fields += fields.pop().rsplit(",", len(CSV_COLUMNS) - 1 - at_description)
-        if len(fields) != len(CSV_COLUMNS):
-            raise InventoryParseError(f"expected {len(CSV_COLUMNS)} fields, got {text!r}", line=number)
-        try:
-            yield _build_archive(
-                _unquote(fields[at_id]),
-                _decode_description(fields[at_description]),
-                _unquote(fields[at_date]),
-                _unquote(fields[at_size]),
-                _unquote(fields[at_hash]),
-            )
-        except ValueError as exc:
-            raise InventoryParseError(str(exc), line=number) from None
-    if layout is None:
-        raise InventoryParseError("the CSV inventory is empty (no header line)", line=1)
+        if text.strip():
+            return _csv_layout(text.removesuffix("\r"), number), number, b"\n".join(lines[index + 1 :])
+    return None, number, b""
+
+
+def _csv_archive(text: str, layout: list[int], number: int) -> InventoryArchive:
+    """The exact decoding of one CSV line (``text``, without its line terminator)."""
+    at_id, at_description, at_date, at_size, at_hash = layout
+    # The description is the only field that may hold commas: split the others off
+    # from the left and from the right, and whatever lies between is the description.
+    fields = text.split(",", at_description)
+    fields += fields.pop().rsplit(",", len(CSV_COLUMNS) - 1 - at_description)
+    if len(fields) != len(CSV_COLUMNS):
+        raise InventoryParseError(f"expected {len(CSV_COLUMNS)} fields, got {text!r}", line=number)
+    try:
+        return _build_archive(
+            _unquote(fields[at_id]),
+            _decode_description(fields[at_description]),
+            _unquote(fields[at_date]),
+            _unquote(fields[at_size]),
+            _unquote(fields[at_hash]),
+        )
+    except ValueError as exc:
+        raise InventoryParseError(str(exc), line=number) from None
 
 
 # -- entry points -------------------------------------------------------------------------------
@@ -458,9 +552,9 @@ class InventoryReader(Iterator[InventoryArchive]):
         self.format: InventoryFormat = kind
         self._header: dict[str, Any] = {}
         chunks = _ChunkReader(stream, chunk_size)
-        self._archives = (
-            _iter_json(_JsonCursor(chunks), self._header) if kind == "JSON" else _iter_csv(chunks)
-        )
+        batches = _iter_json(_JsonCursor(chunks), self._header) if kind == "JSON" else _iter_csv(chunks)
+        # Batches flattened in C: no Python frame runs per archive between parser and caller.
+        self._archives: Iterator[InventoryArchive] = chain.from_iterable(batches)
 
     @property
     def header(self) -> InventoryHeader:
@@ -473,8 +567,10 @@ class InventoryReader(Iterator[InventoryArchive]):
             vault_arn=self._header.get("VaultARN"), inventory_date=self._header.get("InventoryDate")
         )
 
-    def __iter__(self) -> InventoryReader:
-        return self
+    def __iter__(self) -> Iterator[InventoryArchive]:
+        # The flattened archives themselves, so a ``for`` loop pulls each archive without a
+        # call into :meth:`__next__`; both draw from the same iterator.
+        return self._archives
 
     def __next__(self) -> InventoryArchive:
         return next(self._archives)
