@@ -36,6 +36,7 @@ from airflow_glacier_select.triggers.glacier import (
     classify_error,
     describe_error,
 )
+from airflow_glacier_select.triggers.notifications import GlacierJobNotificationTrigger, check_queue_url
 
 try:  # Airflow >= 3.1 moved the deferral exceptions into the Task SDK.
     from airflow.sdk.exceptions import TaskDeferralTimeout  # type: ignore[attr-defined,unused-ignore]
@@ -77,10 +78,14 @@ class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
     :param poke_interval: seconds between DescribeJob calls, in every mode.
     :param deferrable: hand the wait to :class:`GlacierJobTrigger` in the triggerer, freeing the
         worker slot; the sensor's ``timeout`` becomes the trigger's deadline.
+    :param notification_queue_url: with ``deferrable``, wait on the job's completion notification
+        from this SQS queue (:class:`GlacierJobNotificationTrigger`) instead of polling (templated).
     """
 
     aws_hook_class = GlacierJobsHook
-    template_fields: Sequence[str] = aws_template_fields("vault_name", "job_id", "account_id")
+    template_fields: Sequence[str] = aws_template_fields(
+        "vault_name", "job_id", "account_id", "notification_queue_url"
+    )
     ui_color = "#6aa6d6"
 
     def __init__(
@@ -91,6 +96,7 @@ class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
         account_id: str = "-",
         poke_interval: float = DEFAULT_POLL_INTERVAL,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        notification_queue_url: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
@@ -98,6 +104,7 @@ class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
         self.job_id = job_id
         self.account_id = account_id
         self.deferrable = deferrable
+        self.notification_queue_url = notification_queue_url
 
     @property
     def _hook_parameters(self) -> dict[str, Any]:
@@ -132,23 +139,28 @@ class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
         try:
             if not self.deferrable:
                 return super().execute(context)
+            if self.notification_queue_url:
+                check_queue_url(self.notification_queue_url, "notification_queue_url")
             done = self.poke(context)  # a job that already ended needs no deferral
         except GlacierJobFailedError as failed:
             self._job_failed(failed)
         if done:
             return done.xcom_value if isinstance(done, PokeReturnValue) else None
+        trigger = GlacierJobTrigger(
+            vault_name=self.vault_name,
+            job_id=self.job_id,
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            botocore_config=self.botocore_config,
+            account_id=self.account_id,
+            poll_interval=self.poke_interval,
+            deadline=time.time() + self.timeout,
+        )
+        if self.notification_queue_url:
+            trigger = GlacierJobNotificationTrigger.instead_of(trigger, self.notification_queue_url)
         self.defer(
-            trigger=GlacierJobTrigger(
-                vault_name=self.vault_name,
-                job_id=self.job_id,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                botocore_config=self.botocore_config,
-                account_id=self.account_id,
-                poll_interval=self.poke_interval,
-                deadline=time.time() + self.timeout,
-            ),
+            trigger=trigger,
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout) + _DEFERRAL_GRACE,
         )

@@ -305,43 +305,64 @@ class GlacierJobTrigger(BaseTrigger):
                 )
         return describe_job_answer(response, self.job_id)
 
+    async def _look(self, shared: SharedGlacierClient) -> JobDescription:
+        """One DescribeJob, cut short near the deadline.
+
+        A request may not outlive the deadline by much (botocore's own timeouts are ~60 s);
+        past the deadline it still gets a short window, so a job that has just ended is
+        reported as such rather than as a timeout.
+        """
+        left = self._seconds_left()
+        request_window = None if left is None else max(left, _MIN_REQUEST_WINDOW)
+        return await asyncio.wait_for(self._describe(shared), timeout=request_window)
+
+    def _retry_delay(self, error: BaseException, failures: int) -> float:
+        """Log transient DescribeJob failure number ``failures``; seconds until the next attempt."""
+        delay = poll_retry_delay(failures, self.poll_interval)
+        self.log.warning(
+            "DescribeJob for Glacier job %s failed (%s); attempt %d, retrying in %.2fs",
+            self.job_id,
+            describe_error(error),
+            failures,
+            delay,
+        )
+        return delay
+
+    def _end_event(self, job: JobDescription) -> dict[str, Any] | None:
+        """The event for a job that has ended; ``None`` while it runs."""
+        if job.succeeded:
+            return self._event("success", job, f"job {self.job_id} succeeded")
+        if job.failed:
+            reason = job.status_message or "no StatusMessage given"
+            return self._event("failed", job, f"job {self.job_id} failed: {reason}")
+        return None
+
+    def _timeout_event(self, job: JobDescription | None) -> dict[str, Any]:
+        state = job.status_code if job is not None else "not yet described"
+        return self._event("timeout", job, f"job {self.job_id} still {state} at the deadline")
+
     async def _wait(self, shared: SharedGlacierClient) -> dict[str, Any]:
         """Poll until the job ends; transient failures only delay the next DescribeJob."""
         failures = 0
         job: JobDescription | None = None
         while True:
-            left = self._seconds_left()
             try:
-                # A request may not outlive the deadline by much (botocore's own timeouts are ~60 s);
-                # past the deadline it still gets a short window, so a job that has just ended is
-                # reported as such rather than as a timeout.
-                request_window = None if left is None else max(left, _MIN_REQUEST_WINDOW)
-                described = await asyncio.wait_for(self._describe(shared), timeout=request_window)
+                described = await self._look(shared)
             except Exception as error:
                 if classify_error(error) is ErrorKind.FATAL:
                     return self._event("error", job, f"DescribeJob failed: {describe_error(error)}")
                 failures += 1
-                delay = poll_retry_delay(failures, self.poll_interval)
-                self.log.warning(
-                    "DescribeJob for Glacier job %s failed (%s); attempt %d, retrying in %.2fs",
-                    self.job_id,
-                    describe_error(error),
-                    failures,
-                    delay,
-                )
+                delay = self._retry_delay(error, failures)
             else:
                 failures = 0
                 delay = self.poll_interval
                 if job is None or described.status_code != job.status_code:
                     self.log.info("Glacier job %s is %s", self.job_id, described.status_code)
                 job = described
-                if job.succeeded:
-                    return self._event("success", job, f"job {self.job_id} succeeded")
-                if job.failed:
-                    reason = job.status_message or "no StatusMessage given"
-                    return self._event("failed", job, f"job {self.job_id} failed: {reason}")
+                ended = self._end_event(job)
+                if ended is not None:
+                    return ended
             left = self._seconds_left()
             if left is not None and left <= 0:
-                state = job.status_code if job is not None else "not yet described"
-                return self._event("timeout", job, f"job {self.job_id} still {state} at the deadline")
+                return self._timeout_event(job)
             await asyncio.sleep(delay if left is None else min(delay, left))
