@@ -40,12 +40,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import logging
 import random
 import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,9 @@ FINISHED_JOBS_REMEMBERED = 100_000
 """Jobs whose wait ended here whose duplicate notifications a consumer still recognises (and deletes)."""
 
 _TERMINAL = ("Succeeded", "Failed")
+
+log = logging.getLogger(__name__)
+"""The consumers' logger: a consumer serves many triggers, so it logs to the triggerer, not to a task."""
 _QUEUE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?")
 
 
@@ -126,12 +130,12 @@ class QueueUnavailableError(Exception):
 
 
 class Inbox:
-    """The notifications routed to one waiting trigger, in arrival order."""
+    """The notifications routed to one waiting trigger, in arrival order (kept small: one per wait)."""
 
     __slots__ = ("_waker", "error", "finished", "messages")
 
     def __init__(self) -> None:
-        self.messages: collections.deque[dict[str, Any]] = collections.deque()
+        self.messages: list[dict[str, Any]] = []
         self.error: QueueUnavailableError | None = None
         self.finished = False
         self._waker: asyncio.Future[None] | None = None
@@ -151,13 +155,16 @@ class Inbox:
     async def get(self, timeout: float) -> dict[str, Any] | None:
         """The next notification, or ``None`` after ``timeout`` seconds without one."""
         if not self.messages and self.error is None and timeout > 0:
-            self._waker = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            self._waker = loop.create_future()
+            timer = loop.call_later(timeout, self._wake)  # lighter than asyncio.wait's set, task and future
             try:
-                await asyncio.wait((self._waker,), timeout=timeout)
+                await self._waker
             finally:
+                timer.cancel()
                 self._waker = None
         if self.messages:
-            return self.messages.popleft()
+            return self.messages.pop(0)
         if self.error is not None:
             raise self.error
         return None
@@ -169,11 +176,11 @@ class QueueConsumer:
 
     queue_url: str
     client: SharedGlacierClient
-    log: Any
     inboxes: dict[str, list[Inbox]] = field(default_factory=dict)
     finished: collections.OrderedDict[str, None] = field(default_factory=collections.OrderedDict)
     requests: collections.Counter[str] = field(default_factory=collections.Counter)
     task: asyncio.Task[None] | None = None
+    deleting: set[asyncio.Task[None]] = field(default_factory=set)
 
     def open(self, job_id: str) -> Inbox:
         inbox = Inbox()
@@ -200,6 +207,8 @@ class QueueConsumer:
             self.task.cancel()
             with suppress(asyncio.CancelledError):
                 await self.task
+        if self.deleting:  # delivered messages must not come back as strays
+            await asyncio.wait(self.deleting)
         await self.client.close()
 
     async def _consume(self) -> None:
@@ -219,7 +228,7 @@ class QueueConsumer:
                     return
                 failures += 1
                 delay = backoff_delay(failures, base=1.0, cap=RECEIVE_RETRY_CAP)
-                self.log.warning(
+                log.warning(
                     "ReceiveMessage on %s failed (%s); attempt %d, retrying in %.2fs",
                     self.queue_url,
                     describe_error(error),
@@ -231,7 +240,10 @@ class QueueConsumer:
             failures = 0
             consumed = [message for message in answer.get("Messages", []) if self._route(message)]
             if consumed:
-                await self._delete(consumed)
+                # The next long poll goes out while the batch is deleted: one round trip per batch.
+                deleting = asyncio.get_running_loop().create_task(self._delete(consumed))
+                self.deleting.add(deleting)
+                deleting.add_done_callback(self.deleting.discard)
 
     def _route(self, message: dict[str, Any]) -> bool:
         """Deliver one message; True when it is ours to delete."""
@@ -255,13 +267,13 @@ class QueueConsumer:
         except Exception as error:
             # Undeleted messages come back after their visibility timeout and are then
             # recognised as duplicates of finished waits: nothing is lost by not retrying.
-            self.log.warning("DeleteMessageBatch on %s failed: %s", self.queue_url, describe_error(error))
+            log.warning("DeleteMessageBatch on %s failed: %s", self.queue_url, describe_error(error))
             return
         for failed in answer.get("Failed", []):
-            self.log.warning("SQS kept message %s: %s", failed.get("Id"), failed.get("Message", ""))
+            log.warning("SQS kept message %s: %s", failed.get("Id"), failed.get("Message", ""))
 
     def _fail_all(self, error: QueueUnavailableError) -> None:
-        self.log.error("Notification queue %s: %s", self.queue_url, error)
+        log.error("Notification queue %s: %s", self.queue_url, error)
         for waiting in self.inboxes.values():
             for inbox in waiting:
                 inbox.fail(error)
@@ -276,23 +288,31 @@ def queue_consumers() -> dict[ConsumerKey, QueueConsumer]:
     return _CONSUMERS.get(asyncio.get_running_loop(), {})
 
 
-@asynccontextmanager
-async def notification_inbox(
-    key: ConsumerKey, job_id: str, factory: _ClientFactory, log: Any
-) -> AsyncIterator[Inbox]:
-    """Wait on ``job_id``'s notifications through the loop's consumer for ``key``, starting it if needed."""
-    consumers = _CONSUMERS.setdefault(asyncio.get_running_loop(), {})
-    consumer = consumers.get(key)
-    if consumer is None:
-        consumer = consumers[key] = QueueConsumer(key[1], SharedGlacierClient(factory), log)
-    inbox = consumer.open(job_id)
-    try:
-        yield inbox
-    finally:
-        consumer.close(job_id, inbox)
+class NotificationInbox:
+    """Wait on ``job_id``'s notifications through the loop's consumer for ``key``, starting it if needed;
+    the last wait to leave stops the consumer. (A class, not a generator: one exists per wait.)"""
+
+    __slots__ = ("_consumer", "_inbox", "factory", "job_id", "key")
+
+    def __init__(self, key: ConsumerKey, job_id: str, factory: _ClientFactory) -> None:
+        self.key, self.job_id, self.factory = key, job_id, factory
+
+    async def __aenter__(self) -> Inbox:
+        consumers = _CONSUMERS.setdefault(asyncio.get_running_loop(), {})
+        consumer = consumers.get(self.key)
+        if consumer is None:
+            consumer = consumers[self.key] = QueueConsumer(self.key[1], SharedGlacierClient(self.factory))
+        self._consumer = consumer
+        self._inbox = consumer.open(self.job_id)
+        return self._inbox
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        consumer = self._consumer
+        consumer.close(self.job_id, self._inbox)
         if not consumer.inboxes:
-            if consumers.get(key) is consumer:
-                del consumers[key]
+            consumers = _CONSUMERS.get(asyncio.get_running_loop(), {})
+            if consumers.get(self.key) is consumer:
+                del consumers[self.key]
             await consumer.stop()
 
 
@@ -383,12 +403,12 @@ class GlacierJobNotificationTrigger(GlacierJobTrigger):
         )
         async with (
             shared_glacier_client(self.client_key(), self._open_client) as glacier,
-            notification_inbox(self.consumer_key(), self.job_id, self._open_sqs, self.log) as inbox,
+            NotificationInbox(self.consumer_key(), self.job_id, self._open_sqs) as inbox,
         ):
             payload = await self._wait_for_notification(glacier, inbox)
             inbox.finished = payload["status"] in ("success", "failed")
-        log = self.log.info if payload["status"] == "success" else self.log.warning
-        log("Glacier job %s: %s", self.job_id, payload["message"])
+        report = self.log.info if payload["status"] == "success" else self.log.warning
+        report("Glacier job %s: %s", self.job_id, payload["message"])
         yield TriggerEvent(payload)
 
     async def _wait_for_notification(self, glacier: SharedGlacierClient, inbox: Inbox) -> dict[str, Any]:
