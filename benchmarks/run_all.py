@@ -23,7 +23,7 @@ from typing import Any
 
 from _common import BENCHMARKS_DIR, QUICK_RESULTS_DIR, RESULTS_DIR, Headline, headline_table, machine
 
-BENCHMARKS = ("treehash", "inventory", "listjobs", "waiting", "transfer")
+BENCHMARKS = ("treehash", "inventory", "listjobs", "waiting", "waiting_notifications", "transfer")
 
 
 def _arguments() -> argparse.Namespace:
