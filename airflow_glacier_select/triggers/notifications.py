@@ -30,6 +30,9 @@ How the pieces fit:
 * **Lost messages cannot strand a wait.** Each trigger also polls DescribeJob on its own
   every ``fallback_poll_interval`` (hourly by default, jittered 0.75-1.25x so thousands
   of waits do not poll together): on average at most one request per wait per hour.
+  It also covers the one window in which a delivered message can be lost: the message
+  is deleted once routed, so a triggerer that dies before its trigger's event is stored
+  leaves the rebuilt trigger to the fallback poll.
 * Like :class:`~airflow_glacier_select.triggers.glacier.GlacierJobTrigger`, whose event
   payload it fires and whose client sharing and backoff it reuses, it carries no secret
   in its kwargs, survives being rebuilt from them, and stops at its deadline.
