@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -283,8 +284,6 @@ def test_trigger_rebuilt_from_its_serialised_kwargs_waits_the_same(
 def test_the_deadline_ends_the_wait(
     glacier_endpoint: Any, glacier_connection: str, queue: NotificationQueue
 ) -> None:
-    import time
-
     job_id = start_job(glacier_endpoint, queue.topic_arn)
     trigger = trigger_for(job_id, glacier_connection, queue.queue_url, deadline=time.time() + 0.5)
 
@@ -356,3 +355,54 @@ def test_fallback_interval_must_be_positive_seconds(glacier_endpoint: Any, inter
             fallback_poll_interval=interval,
         )
     assert glacier_endpoint.request_count() == 0
+
+
+def test_two_triggerers_each_get_their_jobs_notification_from_one_queue(
+    glacier_endpoint: Any, glacier_connection: str, queue: NotificationQueue
+) -> None:
+    """Two event loops (two triggerers) read one queue; each leaves the other's message for it."""
+    import threading
+
+    jobs = [start_job(glacier_endpoint, queue.topic_arn) for _ in range(2)]
+    events: dict[str, dict[str, Any]] = {}
+
+    def triggerer(job_id: str) -> None:
+        events[job_id] = asyncio.run(first_event(trigger_for(job_id, glacier_connection, queue.queue_url)))
+
+    threads = [threading.Thread(target=triggerer, args=(job_id,)) for job_id in jobs]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while glacier_endpoint.request_count("ReceiveMessage") < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    for job_id in jobs:
+        glacier_endpoint.complete_job(VAULT, job_id)
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert {job_id: event["status"] for job_id, event in events.items()} == dict.fromkeys(jobs, "success")
+    assert glacier_endpoint.request_count("DescribeJob") == 2
+    assert queued(glacier_endpoint, queue.queue_url) == 0
+
+
+def test_a_cancelled_wait_stops_the_consumer_it_was_the_last_on(
+    glacier_endpoint: Any, glacier_connection: str, queue: NotificationQueue
+) -> None:
+    """Airflow cancels a trigger whose task was cleared or timed out: nothing may keep polling."""
+    job_id = start_job(glacier_endpoint, queue.topic_arn)
+
+    async def scenario() -> None:
+        waiting = asyncio.ensure_future(first_event(trigger_for(job_id, glacier_connection, queue.queue_url)))
+        await until(lambda: glacier_endpoint.request_count("ReceiveMessage") >= 1)
+        [consumer] = queue_consumers().values()
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert queue_consumers() == {}
+        assert consumer.task is not None and consumer.task.done()
+
+    asyncio.run(scenario())
+    receives = glacier_endpoint.request_count("ReceiveMessage")
+    time.sleep(0.5)
+    assert glacier_endpoint.request_count("ReceiveMessage") == receives
