@@ -62,7 +62,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["airflow_glacier_select.triggers.glacier"],
+                "python-modules": [
+                    "airflow_glacier_select.triggers.glacier",
+                    "airflow_glacier_select.triggers.notifications",
+                ],
             }
         ],
         "transfers": [

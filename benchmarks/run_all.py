@@ -23,7 +23,15 @@ from typing import Any
 
 from _common import BENCHMARKS_DIR, QUICK_RESULTS_DIR, RESULTS_DIR, Headline, headline_table, machine
 
-BENCHMARKS = ("treehash", "inventory", "migration_plan", "listjobs", "waiting", "transfer")
+BENCHMARKS = (
+    "treehash",
+    "inventory",
+    "migration_plan",
+    "listjobs",
+    "waiting",
+    "waiting_notifications",
+    "transfer",
+)
 
 
 def _arguments() -> argparse.Namespace:

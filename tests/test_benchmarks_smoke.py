@@ -19,7 +19,15 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("treehash", "inventory", "migration_plan", "listjobs", "waiting", "transfer")
+BENCHMARKS = (
+    "treehash",
+    "inventory",
+    "migration_plan",
+    "listjobs",
+    "waiting",
+    "waiting_notifications",
+    "transfer",
+)
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +66,15 @@ def test_every_benchmark_saves_cases_headlines_and_machine(results_dir: Path, na
 
 def test_summary_and_chart_cover_every_benchmark(results_dir: Path) -> None:
     summary = (results_dir / "summary.md").read_text()
-    for benchmark in ("tree hash", "inventory", "migration plan", "ListJobs", "waiting", "transfer to S3"):
+    for benchmark in (
+        "tree hash",
+        "inventory",
+        "migration plan",
+        "ListJobs",
+        "waiting",
+        "waiting on notifications",
+        "transfer to S3",
+    ):
         assert f"| {benchmark} " in summary
     assert "Machine:" in summary
     assert (results_dir / "performance.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -99,6 +115,14 @@ def test_waits_were_polling_and_the_sensor_really_poked(results_dir: Path) -> No
     triggers = medians["triggers_20"]
     assert triggers["waits"] == 20 and triggers["polls"] > 0 and triggers["lag_samples"] > 0
     assert medians["sensor_poke_floor"]["status_checks"] == 5
+
+
+def test_notification_waits_ended_on_their_notifications(results_dir: Path) -> None:
+    medians = load(results_dir, "waiting_notifications")["cases"]["medians"]
+    notified = medians["notifications_20"]
+    assert notified["delivered"] == notified["waits"] == 20
+    assert notified["describes_while_waiting"] == 0 and notified["describes_per_job"] == 1
+    assert medians["fallback_rate"]["polls"] > 0 and medians["polling_20"]["polls"] > 0
 
 
 def test_our_transfer_verified_what_it_copied(results_dir: Path) -> None:

@@ -35,6 +35,7 @@ from airflow_glacier_select.triggers.glacier import (
     describe_error,
     wait_outcome,
 )
+from airflow_glacier_select.triggers.notifications import check_queue_url
 from airflow_glacier_select.waiting import WaitSettings, job_failure_message, resolve_wait
 
 try:  # Airflow >= 3.1 moved the deferral exceptions into the Task SDK.
@@ -86,10 +87,14 @@ class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
     :param mode: ``reschedule`` (default unless deferrable) or ``poke``.
     :param deferrable: hand the wait to :class:`GlacierJobTrigger` in the triggerer, freeing the
         worker slot; the sensor's ``timeout`` becomes the trigger's deadline.
+    :param notification_queue_url: with ``deferrable``, wait on the job's completion notification
+        from this SQS queue (:class:`GlacierJobNotificationTrigger`) instead of polling (templated).
     """
 
     aws_hook_class = GlacierJobsHook
-    template_fields: Sequence[str] = aws_template_fields("vault_name", "job_id", "account_id")
+    template_fields: Sequence[str] = aws_template_fields(
+        "vault_name", "job_id", "account_id", "notification_queue_url"
+    )
     ui_color = "#6aa6d6"
 
     def __init__(
@@ -103,6 +108,7 @@ class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
         waiter_max_attempts: int | None = None,
         mode: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        notification_queue_url: str | None = None,
         **kwargs: Any,
     ) -> None:
         wait = resolve_wait(
@@ -122,6 +128,7 @@ class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
         self.job_id = job_id
         self.account_id = account_id
         self.deferrable = deferrable
+        self.notification_queue_url = notification_queue_url
 
     @property
     def _hook_parameters(self) -> dict[str, Any]:
@@ -156,6 +163,8 @@ class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
         try:
             if not self.deferrable:
                 return super().execute(context)
+            if self.notification_queue_url:
+                check_queue_url(self.notification_queue_url, "notification_queue_url")
             done = self.poke(context)  # a job that already ended needs no deferral
         except GlacierJobFailedError as failed:
             self._job_failed(failed)
@@ -167,6 +176,7 @@ class GlacierJobSensor(AwsBaseSensor[GlacierJobsHook]):
             job_id=self._rendered_job_id(),
             account_id=self.account_id,
             wait=WaitSettings(poll_interval=self.poke_interval, max_wait=self.timeout),
+            notification_queue_url=self.notification_queue_url,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:

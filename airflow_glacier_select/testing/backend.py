@@ -22,6 +22,7 @@ from moto.glacier import models as moto_glacier_models
 from moto.glacier import urls as moto_glacier_urls
 from moto.glacier.models import GlacierBackend
 
+from airflow_glacier_select.testing import notifications
 from airflow_glacier_select.testing.errors import ServiceError, invalid, missing, not_found
 from airflow_glacier_select.testing.inventory_output import decode_marker, render_inventory
 from airflow_glacier_select.testing.models import (
@@ -254,6 +255,7 @@ class LocalGlacierBackend(GlacierBackend):
 
                 write_job_placeholder(self, job)
             vault.jobs[job.job_id] = job
+            notifications.job_started(self, vault_name, job)
             return job
 
     def _bucket_exists(self, bucket: str) -> bool:
@@ -332,6 +334,7 @@ class LocalGlacierBackend(GlacierBackend):
                 job.succeed(None)
             else:
                 job.fail(failure)
+        notifications.job_completed(self, job)
 
     # test controls --------------------------------------------------------------------
 
@@ -355,6 +358,7 @@ class LocalGlacierBackend(GlacierBackend):
             if job.status != "InProgress":
                 raise ValueError(f"job {job_id} is already {job.status}")
             job.fail(status_message)
+            notifications.job_completed(self, job)
 
     def expire_output(self, vault_name: str, job_id: str) -> None:
         with self.state.lock:
@@ -404,6 +408,7 @@ def install() -> None:
         from airflow_glacier_select.testing import routes
 
         moto_glacier_urls.url_paths = routes.url_paths
+        notifications.install(routes.url_paths)
     if LocalGlacierBackend.select_runner is None:
         from airflow_glacier_select.testing.select_jobs import run_select_job
 

@@ -1,7 +1,8 @@
 """The endpoint's HTTP server: moto's app behind a WSGI layer of our own.
 
-moto dispatches each request by the service in its signature, so Glacier and S3 share
-one ``endpoint_url``. In front of it, :class:`GlacierMiddleware`
+moto dispatches each request by the service in its signature, so Glacier, S3, and the
+SNS and SQS that carry job notifications share one ``endpoint_url``. In front of it,
+:class:`GlacierMiddleware`
 
 * stamps the endpoint's account id on every request, which keeps each endpoint's
   state apart inside moto's process-wide backends;
@@ -16,6 +17,7 @@ one ``endpoint_url``. In front of it, :class:`GlacierMiddleware`
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
 import struct
@@ -73,11 +75,26 @@ def operation_name(service: str, environ: dict[str, Any]) -> tuple[str, dict[str
             router = _routers[service] = get_service_router(service)
         except Exception:  # a service botocore does not know: count it, never fail on it
             return "Unknown", {}
+    body = _rewindable_body(environ) if service in _BODY_ROUTED else None
     try:
         operation, params = router.match(Request(environ))
     except Exception:
         return "Unknown", {}
+    finally:
+        if body is not None:
+            body.seek(0)  # moto reads the body again
     return operation.name, params
+
+
+_BODY_ROUTED = ("sns", "sqs")
+"""Services whose operation is named in the request body (query and JSON protocols), not the URI."""
+
+
+def _rewindable_body(environ: dict[str, Any]) -> io.BytesIO:
+    length = environ.get("CONTENT_LENGTH") or "0"
+    body = io.BytesIO(environ["wsgi.input"].read(int(length)) if length.isdigit() else b"")
+    environ["wsgi.input"] = body
+    return body
 
 
 def _file_chunks(body: StoredBody, offset: int, length: int) -> Iterator[bytes]:
@@ -99,7 +116,7 @@ class _MotoApps:
     """moto's per-service apps, picked by the signature's service.
 
     moto's own dispatcher finds the app for every request by scanning its package
-    directory on disk (several milliseconds); the two services served here are known
+    directory on disk (several milliseconds); the services served here are known
     from the credential scope, so their apps are looked up directly.
     """
 
@@ -109,7 +126,7 @@ class _MotoApps:
         self.lock = threading.Lock()
 
     def app_for(self, service: str) -> WSGIApp:
-        if service not in ("glacier", "s3"):
+        if service not in ("glacier", "s3", "sns", "sqs"):
             return self.dispatcher
         with self.lock:
             app = self.apps.get(service)

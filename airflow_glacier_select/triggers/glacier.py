@@ -293,44 +293,65 @@ class GlacierJobTrigger(BaseTrigger):
                 )
         return describe_job_answer(response, self.job_id)
 
+    async def _look(self, shared: SharedGlacierClient) -> JobDescription:
+        """One DescribeJob, cut short near the deadline.
+
+        A request may not outlive the deadline by much (botocore's own timeouts are ~60 s);
+        past the deadline it still gets a short window, so a job that has just ended is
+        reported as such rather than as a timeout.
+        """
+        left = self._seconds_left()
+        request_window = None if left is None else max(left, _MIN_REQUEST_WINDOW)
+        return await asyncio.wait_for(self._describe(shared), timeout=request_window)
+
+    def _retry_delay(self, error: BaseException, failures: int) -> float:
+        """Log transient DescribeJob failure number ``failures``; seconds until the next attempt."""
+        delay = poll_retry_delay(failures, self.poll_interval)
+        self.log.warning(
+            "DescribeJob for Glacier job %s failed (%s); attempt %d, retrying in %.2fs",
+            self.job_id,
+            describe_error(error),
+            failures,
+            delay,
+        )
+        return delay
+
+    def _end_event(self, job: JobDescription) -> dict[str, Any] | None:
+        """The event for a job that has ended; ``None`` while it runs."""
+        if job.succeeded:
+            return self._event("success", job, f"job {self.job_id} succeeded")
+        if job.failed:
+            return self._event("failed", job, job_failure_message(self.vault_name, job))
+        return None
+
+    def _timeout_event(self, job: JobDescription | None) -> dict[str, Any]:
+        state = job.status_code if job is not None else "not yet described"
+        return self._event("timeout", job, f"job {self.job_id} still {state} at the deadline")
+
     async def _wait(self, shared: SharedGlacierClient) -> dict[str, Any]:
         """Poll until the job ends; transient failures only delay the next DescribeJob."""
         failures = 0
         job: JobDescription | None = None
         while True:
-            left = self._seconds_left()
             try:
-                # A request may not outlive the deadline by much (botocore's own timeouts are ~60 s);
-                # past the deadline it still gets a short window, so a job that has just ended is
-                # reported as such rather than as a timeout.
-                request_window = None if left is None else max(left, _MIN_REQUEST_WINDOW)
-                described = await asyncio.wait_for(self._describe(shared), timeout=request_window)
+                described = await self._look(shared)
             except Exception as error:
                 if classify_error(error) is ErrorKind.FATAL:
                     return self._event("error", job, f"DescribeJob failed: {describe_error(error)}")
                 failures += 1
-                delay = poll_retry_delay(failures, self.poll_interval)
-                self.log.warning(
-                    "DescribeJob for Glacier job %s failed (%s); attempt %d, retrying in %.2fs",
-                    self.job_id,
-                    describe_error(error),
-                    failures,
-                    delay,
-                )
+                delay = self._retry_delay(error, failures)
             else:
                 failures = 0
                 delay = self.poll_interval
                 if job is None or described.status_code != job.status_code:
                     self.log.info("Glacier job %s is %s", self.job_id, described.status_code)
                 job = described
-                if job.succeeded:
-                    return self._event("success", job, f"job {self.job_id} succeeded")
-                if job.failed:
-                    return self._event("failed", job, job_failure_message(self.vault_name, job))
+                ended = self._end_event(job)
+                if ended is not None:
+                    return ended
             left = self._seconds_left()
             if left is not None and left <= 0:
-                state = job.status_code if job is not None else "not yet described"
-                return self._event("timeout", job, f"job {self.job_id} still {state} at the deadline")
+                return self._timeout_event(job)
             await asyncio.sleep(delay if left is None else min(delay, left))
 
 
@@ -350,9 +371,12 @@ def defer_job_wait(
     job_id: str,
     account_id: str,
     wait: WaitSettings,
+    notification_queue_url: str | None = None,
 ) -> NoReturn:
     """Hand the wait to :class:`GlacierJobTrigger` with the task's connection settings; resume in
-    ``execute_complete``.
+    ``execute_complete``. With ``notification_queue_url`` the wait is a
+    :class:`~airflow_glacier_select.triggers.notifications.GlacierJobNotificationTrigger` on
+    that SQS queue instead, polling DescribeJob only as its slow fallback.
 
     The trigger stops at ``wait.max_wait``; Airflow's own deferral timeout comes a grace later,
     so the trigger's timeout event (naming the job and its last status) normally arrives first.
@@ -366,6 +390,10 @@ def defer_job_wait(
         deadline=time.time() + wait.max_wait,
         **connection,
     )
+    if notification_queue_url:
+        from airflow_glacier_select.triggers.notifications import GlacierJobNotificationTrigger
+
+        trigger = GlacierJobNotificationTrigger.instead_of(trigger, notification_queue_url)
     task.defer(
         trigger=trigger,
         method_name="execute_complete",
