@@ -104,3 +104,77 @@ def test_malformed_queue_url_fails_the_sensor_before_any_request(
         sensor.execute({})  # type: ignore[arg-type]
 
     assert glacier_endpoint.request_count() == 0
+
+
+OPERATOR_DAG = """\
+import datetime
+
+from airflow.sdk import DAG
+
+from airflow_glacier_select.operators.glacier import GlacierInventoryRetrievalOperator
+
+with DAG({dag_id!r}, schedule=None, start_date=datetime.datetime(2024, 1, 1)) as dag:
+    GlacierInventoryRetrievalOperator(task_id="inventory", {arguments})
+"""
+
+
+def _operator_dag(dag_folder: DagFolder, dag_id: str, **arguments: Any) -> Any:
+    file = dag_folder.path / f"{dag_id}.py"
+    file.write_text(
+        OPERATOR_DAG.format(dag_id=dag_id, arguments=", ".join(f"{k}={v!r}" for k, v in arguments.items()))
+    )
+    return import_dag_file(file)
+
+
+def test_deferred_job_operator_completes_on_the_notification(
+    dag_folder: DagFolder, glacier_endpoint: Any, glacier_connection: str
+) -> None:
+    queue = notification_queue(glacier_endpoint, "airflow-glacier-operator-jobs")
+    glacier_endpoint.client().create_vault(vaultName=VAULT)
+    glacier_endpoint.set_tier_delay("Inventory", 3600)
+    module = _operator_dag(
+        dag_folder,
+        "notified_operator",
+        vault_name=VAULT,
+        aws_conn_id=glacier_connection,
+        sns_topic=queue.topic_arn,
+        deferrable=True,
+        poll_interval=0.1,
+        notification_queue_url=queue.queue_url,
+    )
+
+    def waiting_on_the_queue() -> bool:
+        return bool(glacier_endpoint.request_count("ReceiveMessage"))
+
+    def complete() -> None:
+        [job] = glacier_endpoint.client().list_jobs(vaultName=VAULT)["JobList"]
+        glacier_endpoint.complete_job(VAULT, job["JobId"])
+
+    with once(waiting_on_the_queue, complete):
+        dag_run = run_dag(module)
+
+    assert task_state(dag_run, "inventory") == "success"
+    reference = xcom_result(dag_run, "inventory")
+    assert reference["job"]["StatusCode"] == "Succeeded"
+    [(classpath, kwargs)] = [t for t in stored_triggers() if t[1].get("job_id") == reference["job_id"]]
+    assert classpath == "airflow_glacier_select.triggers.notifications.GlacierJobNotificationTrigger"
+    assert kwargs["queue_url"] == queue.queue_url
+    assert glacier_endpoint.request_count("InitiateJob") == 1
+
+
+def test_malformed_queue_url_fails_the_job_operator_before_initiate_job(
+    dag_folder: DagFolder, glacier_endpoint: Any, glacier_connection: str
+) -> None:
+    glacier_endpoint.client().create_vault(vaultName=VAULT)
+    module = _operator_dag(
+        dag_folder,
+        "bad_queue_operator",
+        vault_name=VAULT,
+        aws_conn_id=glacier_connection,
+        deferrable=True,
+        notification_queue_url="arn:aws:sqs:us-east-1:123456789012:jobs",
+        retries=0,
+    )
+    dag_run = run_dag(module)
+    assert task_state(dag_run, "inventory") == "failed"
+    assert glacier_endpoint.request_count("InitiateJob") == 0

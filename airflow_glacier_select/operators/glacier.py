@@ -76,6 +76,7 @@ from airflow_glacier_select.triggers.glacier import (
     describe_error,
     wait_outcome,
 )
+from airflow_glacier_select.triggers.notifications import check_queue_url
 from airflow_glacier_select.waiting import (
     DEFAULT_MAX_WAIT,
     DEFAULT_POLL_INTERVAL,
@@ -186,6 +187,10 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
     :param deferrable: wait in the triggerer instead, without holding a worker slot (this
         waits even when ``wait_for_completion`` is False). Defaults to
         ``[operators] default_deferrable``.
+    :param notification_queue_url: with ``deferrable``, wait on the job's completion
+        notification from this SQS queue (subscribed to the job's or the vault's SNS topic;
+        :class:`~airflow_glacier_select.triggers.notifications.GlacierJobNotificationTrigger`)
+        instead of polling; DescribeJob is then only a slow fallback (templated).
     :param poll_interval: seconds between DescribeJob calls while waiting (default 60).
     :param max_wait: seconds to wait before failing the task (default 48 hours); the job
         itself keeps running and a retry reconnects to it.
@@ -220,10 +225,12 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
         max_wait: float | None = None,
         waiter_delay: float | None = None,
         waiter_max_attempts: int | None = None,
+        notification_queue_url: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.vault_name = vault_name
+        self.notification_queue_url = notification_queue_url
         self.account_id = account_id
         self.description = description
         self.sns_topic = sns_topic
@@ -288,6 +295,8 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
         identity = TaskInstanceIdentity(ti.dag_id, ti.task_id, ti.run_id, map_index)
         self._token = identity.token()
         self._job = self._validated_job(self._token)
+        if self.deferrable and self.notification_queue_url:
+            check_queue_url(self.notification_queue_url, "notification_queue_url")
         GlacierVaultLink.persist(
             context=context,
             operator=self,
@@ -409,6 +418,7 @@ class GlacierJobOperator(ResumableJobMixin, AwsBaseOperator[GlacierJobsHook]):
                 job_id=initiated.job_id,
                 account_id=self.account_id,
                 wait=WaitSettings(poll_interval=self.poll_interval, max_wait=self.max_wait),
+                notification_queue_url=self.notification_queue_url,
             )
         if self.wait_for_completion:
             self._final = self._poll(initiated)
@@ -491,7 +501,7 @@ class GlacierArchiveRetrievalOperator(GlacierJobOperator):
 
     job_fields = ("archive_id", "retrieval_byte_range", "tier", "archive_size", "expedited_fallback_tier")
     template_fields: Sequence[str] = aws_template_fields(
-        "vault_name", "account_id", "description", "sns_topic", *job_fields
+        "vault_name", "account_id", "description", "sns_topic", "notification_queue_url", *job_fields
     )
 
     def __init__(
@@ -542,7 +552,7 @@ class GlacierInventoryRetrievalOperator(GlacierJobOperator):
 
     job_fields = ("format", "inventory_start_date", "inventory_end_date", "limit", "marker")
     template_fields: Sequence[str] = aws_template_fields(
-        "vault_name", "account_id", "description", "sns_topic", *job_fields
+        "vault_name", "account_id", "description", "sns_topic", "notification_queue_url", *job_fields
     )
 
     def __init__(
@@ -655,7 +665,7 @@ class GlacierSelectOperator(GlacierJobOperator):
         *_S3_FIELDS,
     )
     template_fields: Sequence[str] = aws_template_fields(
-        "vault_name", "account_id", "description", "sns_topic", *job_fields
+        "vault_name", "account_id", "description", "sns_topic", "notification_queue_url", *job_fields
     )
 
     def __init__(
