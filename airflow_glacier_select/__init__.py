@@ -39,14 +39,18 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": _INTEGRATION,
                 "python-modules": [
                     "airflow_glacier_select.hooks.glacier",
-                    "airflow_glacier_select.hooks.transfer",
+                    "airflow_glacier_select.s3_copy.engine",
+                    "airflow_glacier_select.s3_copy.select_results",
                 ],
             }
         ],
         "operators": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["airflow_glacier_select.operators.glacier"],
+                "python-modules": [
+                    "airflow_glacier_select.operators.glacier",
+                    "airflow_glacier_select.operators.select_results",
+                ],
             }
         ],
         "sensors": [

@@ -76,7 +76,7 @@ def copy(params: dict[str, Any]) -> dict[str, Any]:
     s3_hook = S3Hook(aws_conn_id=CONN_ID)
     if params["case"].startswith("ours"):
         from airflow_glacier_select.hooks.glacier import GlacierJobsHook
-        from airflow_glacier_select.hooks.transfer import GlacierToS3Transfer
+        from airflow_glacier_select.s3_copy.engine import GlacierToS3Transfer
 
         glacier_hook = GlacierJobsHook(aws_conn_id=CONN_ID)
         glacier_hook.get_conn()  # clients built outside the timing, as for the baseline

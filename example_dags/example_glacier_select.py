@@ -37,7 +37,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import DAG, Param, task
 
 from airflow_glacier_select.operators.glacier import GlacierSelectOperator
-from airflow_glacier_select.transfers.glacier_to_s3 import GlacierSelectResultsOperator
+from airflow_glacier_select.operators.select_results import GlacierSelectResultsOperator
 
 POLL_SECONDS = float(os.environ.get("GLACIER_EXAMPLE_POLL_SECONDS", "300"))
 

@@ -65,8 +65,8 @@ from airflow_glacier_select.inventory import (
 )
 from airflow_glacier_select.inventory_selection import archives_from_mapped_batch, mapped_batches
 from airflow_glacier_select.jobs import ArchiveRetrievalJob, InventoryRetrievalJob, JobDescription
+from airflow_glacier_select.s3_copy.destination import is_verified_copy
 from airflow_glacier_select.sensors.glacier import GlacierJobSensor
-from airflow_glacier_select.transfer_plan import is_verified_copy
 from airflow_glacier_select.transfers.glacier_to_s3 import GlacierJobOutputToS3Operator
 
 log = logging.getLogger(__name__)

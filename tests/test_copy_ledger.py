@@ -18,7 +18,7 @@ from airflow_glacier_select.s3_copy.ledger import (
     reconcile,
     upload_record_key,
 )
-from airflow_glacier_select.transfer_plan import TransferPlan
+from airflow_glacier_select.s3_copy.plan import TransferPlan
 from airflow_glacier_select.treehash import MIB
 
 PLAN = TransferPlan.build(3 * 8 * MIB + 5, 8 * MIB)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_glacier_select.exceptions import GlacierValidationError
+from airflow_glacier_select.s3_copy.plan import TransferPlan
 from airflow_glacier_select.s3_copy.shards import RangeShard, check_shard_count, plan_shards
-from airflow_glacier_select.transfer_plan import TransferPlan
 from airflow_glacier_select.treehash import MIB
 
 PLAN = TransferPlan.build(10 * 8 * MIB + 123, 8 * MIB)  # 11 chunks

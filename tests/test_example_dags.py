@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from dag_runs import RUN_DATE, DagFolder, airflow_db, dag_folder, import_dag_file  # noqa: F401
 
-from airflow_glacier_select.transfer_plan import TREE_HASH_METADATA_KEY
+from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY
 from airflow_glacier_select.treehash import tree_hash
 
 EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"

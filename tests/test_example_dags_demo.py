@@ -20,7 +20,7 @@ from airflow_glacier_select.demo.observe import RunDelta, Snapshot
 from airflow_glacier_select.demo.scenario import Check, CheckContext, DemoRun, demo_runs
 from airflow_glacier_select.demo.standalone import RunResult
 from airflow_glacier_select.demo.summary import RunOutcome, render_summary
-from airflow_glacier_select.transfer_plan import TREE_HASH_METADATA_KEY
+from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY
 from airflow_glacier_select.treehash import MIB, tree_hash
 
 SMALL = [

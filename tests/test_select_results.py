@@ -21,9 +21,9 @@ from dag_runs import (
 from transfer_helpers import BUCKET, SCORES_CSV, VAULT, finished_job, select_parameters
 
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
-from airflow_glacier_select.hooks.transfer import read_select_results
+from airflow_glacier_select.s3_copy.errors import GlacierTransferError, SelectJobFailedError
+from airflow_glacier_select.s3_copy.select_results import read_select_results
 from airflow_glacier_select.testing import LocalGlacierEndpoint
-from airflow_glacier_select.transfer_plan import GlacierTransferError, SelectJobFailedError
 
 __all__ = ["airflow_db", "dag_folder"]
 
@@ -122,7 +122,7 @@ def test_unfinished_and_non_select_jobs_are_refused(
 # --- under dag.test() ------------------------------------------------------------------------
 
 SELECT_DAG = """
-from airflow_glacier_select.transfers.glacier_to_s3 import GlacierSelectResultsOperator
+from airflow_glacier_select.operators.select_results import GlacierSelectResultsOperator
 
 with DAG("select_then_results", schedule=None, start_date=datetime.datetime(2024, 1, 1)) as dag:
     query = GlacierSelectOperator(

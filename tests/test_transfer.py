@@ -33,16 +33,15 @@ from transfer_helpers import (
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook, JobOutput
-from airflow_glacier_select.hooks.transfer import GlacierToS3Transfer
-from airflow_glacier_select.testing import LocalGlacierEndpoint
-from airflow_glacier_select.transfer_plan import (
-    TREE_HASH_METADATA_KEY,
+from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY, S3ObjectSettings
+from airflow_glacier_select.s3_copy.engine import GlacierToS3Transfer
+from airflow_glacier_select.s3_copy.errors import (
     DestinationExistsError,
     GlacierTransferError,
     JobOutputExpiredError,
-    RetryPolicy,
-    S3ObjectSettings,
 )
+from airflow_glacier_select.s3_copy.retry import RetryPolicy
+from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.treehash import MIB
 
 NO_BOTOCORE_RETRIES = Config(retries={"total_max_attempts": 1})
@@ -213,7 +212,7 @@ def test_progress_is_logged_with_rate_and_eta(
     glacier_endpoint: LocalGlacierEndpoint, s3: Any, make_transfer: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     job_id = retrieval_job(glacier_endpoint, bytes(5 * 8 * MIB))
-    with caplog.at_level(logging.INFO, logger="airflow_glacier_select.hooks.transfer"):
+    with caplog.at_level(logging.INFO, logger="airflow_glacier_select.s3_copy.engine"):
         make_transfer().copy_job_output(VAULT, job_id, BUCKET, "zeros.bin")
     progress = [r.getMessage() for r in caplog.records if "MiB/s" in r.getMessage()]
     assert len(progress) == 5  # one line per 20% chunk, each crossing a 10% step

@@ -19,8 +19,8 @@ from dag_runs import (
 from transfer_helpers import BUCKET, VAULT, dangling_uploads, keys, object_sha256, retrieval_job
 
 from airflow_glacier_select.exceptions import GlacierValidationError
+from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY
 from airflow_glacier_select.testing import LocalGlacierEndpoint
-from airflow_glacier_select.transfer_plan import TREE_HASH_METADATA_KEY
 from airflow_glacier_select.transfers.glacier_to_s3 import GlacierJobOutputToS3Operator
 from airflow_glacier_select.treehash import MIB
 

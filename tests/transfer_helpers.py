@@ -1,4 +1,4 @@
-"""Shared steps of the transfer tests: deterministic archives, finished jobs, S3 object hashes."""
+"""Shared steps of the transfer tests: archives, finished jobs, S3 object hashes, job descriptions."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import random
 from pathlib import Path
 from typing import Any
 
+from airflow_glacier_select.job_description import JobDescription
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.treehash import MIB, TreeHash
 
 VAULT = "migrate"
+VAULT_ARN = "arn:aws:glacier:us-east-1:123456789012:vaults/photos"
 BUCKET = "landing"
 _BLOCK = 8 * MIB
 
@@ -77,3 +79,26 @@ def select_parameters(archive_id: str, expression: str, prefix: str = "select") 
         },
         "OutputLocation": {"S3": {"BucketName": BUCKET, "Prefix": prefix}},
     }
+
+
+def job_description(**members: object) -> JobDescription:
+    """A succeeded job as DescribeJob would describe it, with ``members`` added or replaced."""
+    response = {
+        "JobId": "job-1",
+        "VaultARN": VAULT_ARN,
+        "StatusCode": "Succeeded",
+        "Completed": True,
+        **members,
+    }
+    return JobDescription.from_response(response)
+
+
+def archive_job_description(size: int, **members: object) -> JobDescription:
+    """A succeeded retrieval of the whole of a ``size``-byte archive."""
+    return job_description(
+        Action="ArchiveRetrieval",
+        ArchiveId="archive-1",
+        ArchiveSizeInBytes=size,
+        RetrievalByteRange=f"0-{size - 1}",
+        **members,
+    )

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_glacier_select.transfer_plan import TREE_HASH_METADATA_KEY
+from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY
 from airflow_glacier_select.treehash import MIB, TreeHash
 
 __all__ = ["RunDelta", "Snapshot", "object_tree_hash"]

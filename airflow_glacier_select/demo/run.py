@@ -18,8 +18,8 @@ from airflow_glacier_select.demo.observe import RunDelta, Snapshot
 from airflow_glacier_select.demo.scenario import BUCKETS, CONN_ID, Check, CheckContext, DemoRun, demo_runs
 from airflow_glacier_select.demo.standalone import AirflowProcesses
 from airflow_glacier_select.demo.summary import RunOutcome, render_summary
+from airflow_glacier_select.s3_copy.progress import format_bytes
 from airflow_glacier_select.testing.endpoint import RemoteGlacierEndpoint
-from airflow_glacier_select.transfer_plan import format_bytes
 
 __all__ = ["main"]
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from airflow_glacier_select.demo.observe import RunDelta
 from airflow_glacier_select.demo.scenario import Check, DemoRun
 from airflow_glacier_select.demo.standalone import RunResult
-from airflow_glacier_select.transfer_plan import format_bytes
+from airflow_glacier_select.s3_copy.progress import format_bytes
 
 __all__ = ["RunOutcome", "render_summary"]
 

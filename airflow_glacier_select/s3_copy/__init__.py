@@ -1,1 +1,13 @@
-"""Copying Glacier job output into S3: plan, verification, ledger and shards (pure) and the engine."""
+"""Copying Glacier job output into S3, verified against Glacier's tree hashes.
+
+A copy follows the shape of ``s3transfer``: a plan of tree-hash-aligned byte ranges
+(:mod:`.plan`) executed by a bounded pool (:mod:`.engine`), each range checked as it
+arrives (:mod:`.verification`) and retried on its own (:mod:`.retry`), written under a key
+derived from the archive (:mod:`.keys`) with the object settings and collision policy the
+caller chose (:mod:`.destination`). :mod:`.select_results` reads what a Select job wrote to
+S3 (listed by :mod:`.manifests`).
+
+``engine`` and ``select_results`` talk to boto3 through the hooks; every other module is
+pure (no Airflow, no boto3) so its rules are tested without an endpoint. Nothing is
+re-exported here: importing a pure module never imports the engine.
+"""

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from airflow_glacier_select.exceptions import GlacierValidationError
-from airflow_glacier_select.transfer_plan import Chunk, TransferPlan
+from airflow_glacier_select.s3_copy.plan import Chunk, TransferPlan
 
 __all__ = [
     "LEDGER_FORMAT",

@@ -29,7 +29,9 @@ from airflow_glacier_select.s3_copy.ledger import (
     reconcile,
     upload_record_key,
 )
-from airflow_glacier_select.transfer_plan import TransferPlan, format_bytes
+from airflow_glacier_select.s3_copy.plan import TransferPlan
+from airflow_glacier_select.s3_copy.progress import format_bytes
+from airflow_glacier_select.s3_copy.s3_objects import error_code
 
 __all__ = ["LedgerStore", "ResumedUpload", "open_or_resume"]
 
@@ -46,12 +48,6 @@ class _Log(Protocol):
 
 Retrying = Callable[[str, Callable[[], Any]], Any]
 """``retrying(what, attempt)``: run ``attempt`` with the transfer's retry policy."""
-
-
-def _code(error: BaseException) -> str:
-    if isinstance(error, botocore.exceptions.ClientError):
-        return str(error.response.get("Error", {}).get("Code", ""))
-    return ""
 
 
 class LedgerStore:
@@ -92,7 +88,7 @@ class LedgerStore:
             try:
                 response = self.s3.get_object(Bucket=self.bucket, Key=key)
             except botocore.exceptions.ClientError as error:
-                if _code(error) in _NOT_FOUND:
+                if error_code(error) in _NOT_FOUND:
                     return None
                 raise
             with response["Body"] as body:
@@ -210,7 +206,7 @@ class LedgerStore:
         try:
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
         except botocore.exceptions.ClientError as error:
-            if _code(error) != "NoSuchUpload":
+            if error_code(error) != "NoSuchUpload":
                 log.error(
                     "Could not abort multipart upload %s of s3://%s/%s (%s); abort it by hand or with a "
                     "bucket lifecycle rule",

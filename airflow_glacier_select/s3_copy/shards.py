@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow_glacier_select.exceptions import GlacierValidationError
-from airflow_glacier_select.transfer_plan import Chunk, TransferPlan
+from airflow_glacier_select.s3_copy.plan import Chunk, TransferPlan, check_int
 
 __all__ = ["MAX_SHARDS", "RangeShard", "check_shard_count", "plan_shards"]
 
@@ -83,8 +83,7 @@ class RangeShard:
 
 def check_shard_count(value: object) -> int:
     """A shard count fit for DAG parse time; whether it fits the output is known only at planning."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise GlacierValidationError("shards", value, "must be an integer")
+    value = check_int("shards", value)
     if not 1 <= value <= MAX_SHARDS:
         raise GlacierValidationError("shards", value, f"must be from 1 to {MAX_SHARDS}")
     return value

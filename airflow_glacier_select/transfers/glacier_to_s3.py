@@ -1,13 +1,17 @@
-"""Operators that hand Glacier job output to downstream S3 processing.
+"""Copy a Glacier job's output into S3, verified against Glacier's tree hashes.
 
-``GlacierJobOutputToS3Operator`` copies the output of a succeeded archive-retrieval or
-inventory-retrieval job into S3, verified against Glacier's tree hashes (see
-:mod:`airflow_glacier_select.hooks.transfer`). ``GlacierSelectResultsOperator`` checks a
-Select job's output in S3 and returns its result keys. Both push plain dicts to XCom, so
-``.output`` feeds an S3 operator or dynamic task mapping directly.
+``GlacierJobOutputToS3Operator`` is the Airflow shell around
+:class:`~airflow_glacier_select.s3_copy.engine.GlacierToS3Transfer`: templating, the two
+connections, XCom and the choice of which failures end the task without retry. It pushes
+a plain dict to XCom, so ``.output`` feeds an S3 operator or dynamic task mapping directly.
+``GlacierToS3BaseOperator`` is what it shares with
+:mod:`airflow_glacier_select.operators.select_results` (a Select job's results are already
+in S3, so that one only reads them): the Glacier connection and an optional second one for
+S3, a job operator's XCom dict accepted as ``job_id``, and the failures that end a task
+without retry.
 
-Failures no retry can mend (expired output, a taken key under ``collision="fail"``, a
-Select error manifest) fail the task without retries; transient ones leave retries to Airflow.
+Failures no retry can mend (expired output, a taken key under ``collision="fail"``) fail
+the task without retries; transient ones leave retries to Airflow.
 """
 
 from __future__ import annotations
@@ -22,28 +26,31 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
-from airflow_glacier_select.hooks.transfer import GlacierToS3Transfer, read_select_results
-from airflow_glacier_select.transfer_plan import (
-    DEFAULT_CHUNK_SIZE,
-    DEFAULT_CONCURRENCY,
+from airflow_glacier_select.s3_copy.destination import S3ObjectSettings
+from airflow_glacier_select.s3_copy.engine import GlacierToS3Transfer
+from airflow_glacier_select.s3_copy.errors import (
     DestinationExistsError,
     JobOutputExpiredError,
-    RetryPolicy,
-    S3ObjectSettings,
     SelectJobFailedError,
+)
+from airflow_glacier_select.s3_copy.plan import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_CONCURRENCY,
     check_chunk_size,
     check_concurrency,
 )
+from airflow_glacier_select.s3_copy.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["GlacierJobOutputToS3Operator", "GlacierSelectResultsOperator"]
+__all__ = ["FINAL_ERRORS", "GlacierJobOutputToS3Operator", "GlacierToS3BaseOperator", "job_id_of"]
 
-_FINAL_ERRORS = (JobOutputExpiredError, DestinationExistsError, SelectJobFailedError)
+FINAL_ERRORS = (JobOutputExpiredError, DestinationExistsError, SelectJobFailedError)
+"""Failures no retry can mend: the task fails at once (``AirflowFailException``)."""
 
 
-def _job_id(value: object) -> str:
+def job_id_of(value: object) -> str:
     """A job id, or the job operators' XCom dict (``retrieve.output``) that carries one."""
     if isinstance(value, Mapping):
         value = value.get("job_id")
@@ -54,7 +61,7 @@ def _job_id(value: object) -> str:
     return value
 
 
-class _GlacierToS3Base(AwsBaseOperator[GlacierJobsHook]):
+class GlacierToS3BaseOperator(AwsBaseOperator[GlacierJobsHook]):
     """Glacier hook from ``aws_conn_id``; S3 hook from ``dest_aws_conn_id`` (None: the same one)."""
 
     aws_hook_class = GlacierJobsHook
@@ -84,7 +91,7 @@ class _GlacierToS3Base(AwsBaseOperator[GlacierJobsHook]):
         return S3Hook(aws_conn_id=conn_id, verify=self.verify, config=self.botocore_config)
 
 
-class GlacierJobOutputToS3Operator(_GlacierToS3Base):
+class GlacierJobOutputToS3Operator(GlacierToS3BaseOperator):
     """Copy a succeeded archive-retrieval or inventory-retrieval job's output to S3, verified.
 
     The output moves in tree-hash-aligned chunks through ``concurrency`` workers (memory
@@ -103,7 +110,7 @@ class GlacierJobOutputToS3Operator(_GlacierToS3Base):
         ``{retrieval_byte_range}`` and ``{inventory_format}``. Default: the archive's path
         under the vault name, or ``<vault>/inventory/<job id>.<format>``.
     :param collision: ``skip_if_same`` (default), ``overwrite``, ``suffix`` or ``fail``; see
-        :data:`airflow_glacier_select.transfer_plan.COLLISION_POLICIES`.
+        :data:`airflow_glacier_select.s3_copy.destination.COLLISION_POLICIES`.
     :param encryption: ``AES256`` or ``aws:kms`` server-side encryption.
     :param kms_key_id: KMS key for ``aws:kms``.
     :param storage_class: S3 storage class, e.g. ``STANDARD_IA``, ``GLACIER_IR``, ``DEEP_ARCHIVE``.
@@ -193,46 +200,13 @@ class GlacierJobOutputToS3Operator(_GlacierToS3Base):
         try:
             result = transfer.copy_job_output(
                 self.vault_name,
-                _job_id(self.job_id),
+                job_id_of(self.job_id),
                 self.bucket,
                 self.key or None,
                 collision=self.collision,
                 settings=settings,
                 archive_description=self.archive_description or None,
             )
-        except _FINAL_ERRORS as error:
+        except FINAL_ERRORS as error:
             raise AirflowFailException(str(error)) from error
         return result.to_dict()
-
-
-class GlacierSelectResultsOperator(_GlacierToS3Base):
-    """Check a Select job's output in S3 and return its result object keys.
-
-    Success needs ``<Prefix>/<JobId>/result_manifest.txt`` and no ``error_manifest.txt``; the
-    XCom value is ``{"bucket", "prefix", "result_keys", "result_uris", ...}``. With an error
-    manifest the task fails, quoting the errors Glacier wrote. Run it after the Select
-    operator (or sensor) has seen the job finish: it does not wait.
-
-    :param vault_name: the job's vault.
-    :param job_id: the job id, or the Select operator's XCom dict.
-    :param dest_aws_conn_id: connection for reading S3; None (default) uses ``aws_conn_id``.
-    """
-
-    template_fields: Sequence[str] = aws_template_fields(
-        "vault_name", "job_id", "account_id", "dest_aws_conn_id"
-    )
-    ui_color = "#e0eef7"
-
-    def execute(self, context: Context) -> dict[str, Any]:
-        try:
-            results = read_select_results(self.hook, self.s3_hook, self.vault_name, _job_id(self.job_id))
-        except _FINAL_ERRORS as error:
-            raise AirflowFailException(str(error)) from error
-        self.log.info(
-            "Select job %s wrote %d result object(s) under s3://%s/%s",
-            results.job_id,
-            len(results.result_keys),
-            results.bucket,
-            results.prefix,
-        )
-        return results.to_dict()

@@ -9,10 +9,8 @@ from dag_runs import DAG_HEADER, DagFolder, import_dag_file
 
 IMPORTS = """\
 from airflow_glacier_select.sensors.glacier import GlacierJobSensor
-from airflow_glacier_select.transfers.glacier_to_s3 import (
-    GlacierJobOutputToS3Operator,
-    GlacierSelectResultsOperator,
-)
+from airflow_glacier_select.operators.select_results import GlacierSelectResultsOperator
+from airflow_glacier_select.transfers.glacier_to_s3 import GlacierJobOutputToS3Operator
 """
 
 

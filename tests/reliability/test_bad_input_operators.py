@@ -19,6 +19,7 @@ from dag_runs import DagFolder, airflow_db, dag_folder, run_dag
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.operators import glacier as job_operators
+from airflow_glacier_select.operators.select_results import GlacierSelectResultsOperator
 from airflow_glacier_select.sensors.glacier import GlacierJobSensor
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.testing.pytest_plugin import GLACIER_CONN_ID
@@ -51,7 +52,7 @@ OPERATOR_CLASSES = {
 RENDERED_CLASSES = {
     **OPERATOR_CLASSES,
     SENSOR: GlacierJobSensor,
-    SELECT_RESULTS: glacier_to_s3.GlacierSelectResultsOperator,
+    SELECT_RESULTS: GlacierSelectResultsOperator,
 }
 
 

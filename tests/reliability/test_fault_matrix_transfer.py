@@ -21,9 +21,10 @@ from botocore.config import Config
 from dag_runs import DagFolder, airflow_db, dag_folder, run_dag, xcom_result
 
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
-from airflow_glacier_select.hooks.transfer import GlacierToS3Transfer
+from airflow_glacier_select.s3_copy.engine import GlacierToS3Transfer
+from airflow_glacier_select.s3_copy.errors import GlacierTransferError
+from airflow_glacier_select.s3_copy.retry import RetryPolicy
 from airflow_glacier_select.testing import LocalGlacierEndpoint
-from airflow_glacier_select.transfer_plan import GlacierTransferError, RetryPolicy
 from airflow_glacier_select.treehash import MIB
 
 from .crash import run_until_killed
@@ -216,7 +217,7 @@ _KILLED_COPY = """
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
-from airflow_glacier_select.hooks.transfer import GlacierToS3Transfer
+from airflow_glacier_select.s3_copy.engine import GlacierToS3Transfer
 
 conn = {conn!r}
 transfer = GlacierToS3Transfer(
@@ -247,7 +248,7 @@ def test_copy_killed_mid_transfer_is_retried_to_a_complete_object_and_no_stray_u
     program = _KILLED_COPY.format(
         conn=glacier_connection, chunk_size=8 * MIB, vault=VAULT, job_id=job_id, bucket=BUCKET, key=KEY
     )
-    run_until_killed(f"airflow_glacier_select.hooks.transfer:{target}", program, tmp_path)
+    run_until_killed(f"airflow_glacier_select.s3_copy.engine:{target}", program, tmp_path)
     objects, uploads = s3_leftovers(glacier_endpoint)
     assert (objects, uploads) == ([], [KEY])  # the dead worker could not abort its upload
 

@@ -1,6 +1,6 @@
-"""Copy a Glacier job's output into S3, verified, and read a Select job's results.
+"""The S3 copy engine: a Glacier job's output into S3, verified, through a bounded pool.
 
-:class:`GlacierToS3Transfer` executes a :class:`~airflow_glacier_select.transfer_plan.TransferPlan`
+:class:`GlacierToS3Transfer` executes a :class:`~airflow_glacier_select.s3_copy.plan.TransferPlan`
 the way ``s3transfer`` does: a pool of ``concurrency`` threads, each downloading one
 tree-hash-aligned chunk with a ranged GetJobOutput (``GlacierJobsHook``), hashing it as it
 streams in, checking it against the ``x-amz-sha256-tree-hash`` Glacier sent, and uploading
@@ -14,7 +14,9 @@ written with a single PutObject.
 
 Transient failures (throttling, 5xx, a connection reset or a body cut short, a chunk whose
 bytes fail their tree hash) retry that chunk alone with capped backoff; see
-:class:`~airflow_glacier_select.transfer_plan.RetryPolicy`.
+:class:`~airflow_glacier_select.s3_copy.retry.RetryPolicy`. This module and
+:mod:`~airflow_glacier_select.s3_copy.select_results` are the package's S3 I/O; the rules
+they apply live in the pure modules next to them.
 """
 
 from __future__ import annotations
@@ -34,37 +36,40 @@ from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import ErrorKind, classify_error
 from airflow_glacier_select.job_description import JobDescription
 from airflow_glacier_select.jobs import validate_vault_name
-from airflow_glacier_select.output_location import check_bucket_name, job_output_prefix
-from airflow_glacier_select.transfer_plan import (
-    DEFAULT_CHUNK_SIZE,
-    DEFAULT_CONCURRENCY,
-    Chunk,
+from airflow_glacier_select.output_location import check_bucket_name
+from airflow_glacier_select.s3_copy.destination import (
+    S3ObjectSettings,
+    check_collision_policy,
+    is_verified_copy,
+)
+from airflow_glacier_select.s3_copy.errors import (
     DestinationExistsError,
     GlacierTransferError,
     IncompleteChunkError,
     JobOutputExpiredError,
-    ProgressMeter,
-    RetryPolicy,
-    S3ObjectSettings,
-    SelectJobFailedError,
-    TransferPlan,
     TreeHashMismatchError,
-    VerificationLedger,
-    VerificationResult,
-    check_chunk_size,
-    check_collision_policy,
-    check_concurrency,
-    check_transferable,
+)
+from airflow_glacier_select.s3_copy.keys import (
     default_key_template,
-    format_bytes,
-    is_verified_copy,
     key_fields_for_job,
     key_template_fields,
     needs_archive_description,
-    parse_manifest,
     render_key,
     suffixed_key,
 )
+from airflow_glacier_select.s3_copy.plan import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_CONCURRENCY,
+    Chunk,
+    TransferPlan,
+    check_chunk_size,
+    check_concurrency,
+    check_transferable,
+)
+from airflow_glacier_select.s3_copy.progress import ProgressMeter, format_bytes
+from airflow_glacier_select.s3_copy.retry import RetryPolicy
+from airflow_glacier_select.s3_copy.s3_objects import error_code, head_object
+from airflow_glacier_select.s3_copy.verification import VerificationLedger, VerificationResult
 from airflow_glacier_select.treehash import MIB, TreeHash
 
 if TYPE_CHECKING:
@@ -74,10 +79,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GlacierToS3Transfer",
-    "SelectResults",
     "TransferResult",
     "is_transient",
-    "read_select_results",
 ]
 
 _T = TypeVar("_T")
@@ -88,15 +91,6 @@ _DAMAGED_BODY = (
     botocore.exceptions.IncompleteReadError,
     botocore.exceptions.ResponseStreamingError,
 )
-_NOT_FOUND = ("404", "NoSuchKey", "NotFound")
-_SELECT_ERROR_BYTES = 4096
-_SELECT_ERROR_OBJECTS = 5
-
-
-def _error_code(error: BaseException) -> str:
-    if isinstance(error, botocore.exceptions.ClientError):
-        return str(error.response.get("Error", {}).get("Code", ""))
-    return ""
 
 
 def is_transient(error: BaseException) -> bool:
@@ -211,8 +205,8 @@ class GlacierToS3Transfer:
         """Copy the output of a succeeded archive-retrieval or inventory-retrieval job to ``bucket``.
 
         ``key`` is a key or a key template with ``{placeholders}`` from
-        :data:`~airflow_glacier_select.transfer_plan.KEY_FIELDS`; by default the archive's
-        recorded path (see :func:`~airflow_glacier_select.transfer_plan.default_key_template`).
+        :data:`~airflow_glacier_select.s3_copy.keys.KEY_FIELDS`; by default the archive's
+        recorded path (see :func:`~airflow_glacier_select.s3_copy.keys.default_key_template`).
         ``archive_description`` (from an inventory) saves asking Glacier for it when the key
         uses ``{archive_path}``. Every argument is checked before the first request.
         """
@@ -300,7 +294,7 @@ class GlacierToS3Transfer:
         try:
             yield
         except botocore.exceptions.ClientError as error:
-            if _error_code(error) == "ResourceNotFoundException":
+            if error_code(error) == "ResourceNotFoundException":
                 raise JobOutputExpiredError(vault_name, job_id) from error
             raise
 
@@ -360,15 +354,6 @@ class GlacierToS3Transfer:
     def s3(self) -> Any:
         return self.s3_hook.get_conn()
 
-    def _existing(self, bucket: str, key: str) -> tuple[int, dict[str, str]] | None:
-        try:
-            head = self.s3.head_object(Bucket=bucket, Key=key)
-        except botocore.exceptions.ClientError as error:
-            if _error_code(error) in _NOT_FOUND:
-                return None
-            raise
-        return int(head["ContentLength"]), dict(head.get("Metadata") or {})
-
     def _destination(
         self, bucket: str, key: str, collision: str, size: int, job: JobDescription
     ) -> _Destination:
@@ -380,7 +365,7 @@ class GlacierToS3Transfer:
             [key] if collision != "suffix" else [key] + [suffixed_key(key, n) for n in range(1, _MAX_SUFFIX)]
         )
         for candidate in candidates:
-            existing = self._existing(bucket, candidate)
+            existing = head_object(self.s3, bucket, candidate)
             if existing is None:
                 return _Destination(candidate)
             if is_verified_copy(existing[0], existing[1], size, expected):
@@ -604,93 +589,3 @@ class _Run:
             self.log.info(
                 "Aborted multipart upload of s3://%s/%s; nothing was written", self.bucket, self.key
             )
-
-
-# --- Select results -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SelectResults:
-    """Where a succeeded Select job's results are; :meth:`to_dict` is the operator's XCom value."""
-
-    vault_name: str
-    job_id: str
-    bucket: str
-    prefix: str
-    result_keys: tuple[str, ...]
-
-    @property
-    def result_uris(self) -> list[str]:
-        return [f"s3://{self.bucket}/{key}" for key in self.result_keys]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "vault_name": self.vault_name,
-            "job_id": self.job_id,
-            "bucket": self.bucket,
-            "prefix": self.prefix,
-            "result_keys": list(self.result_keys),
-            "result_uris": self.result_uris,
-        }
-
-
-def _read_text(s3: Any, bucket: str, key: str, limit: int | None = None) -> str | None:
-    """An object's text (at most ``limit`` bytes), or None when it does not exist."""
-    try:
-        response = s3.get_object(
-            Bucket=bucket, Key=key, **({"Range": f"bytes=0-{limit - 1}"} if limit else {})
-        )
-    except botocore.exceptions.ClientError as error:
-        if _error_code(error) in _NOT_FOUND:
-            return None
-        raise
-    with response["Body"] as body:
-        return bytes(body.read()).decode("utf-8", "replace")
-
-
-def read_select_results(
-    glacier_hook: GlacierJobsHook, s3_hook: S3Hook, vault_name: str, job_id: str
-) -> SelectResults:
-    """The result object keys of a finished Select job, or :class:`SelectJobFailedError` quoting its errors.
-
-    Glacier writes ``result_manifest.txt`` only when the query succeeded and
-    ``error_manifest.txt`` (listing ``errors/*``) when it failed; success therefore needs the
-    first and not the second, whatever DescribeJob says.
-    """
-    job = glacier_hook.get_job_description(vault_name, job_id)
-    where = f"select job {job_id} in vault {vault_name}"
-    if job.action != "Select":
-        raise GlacierTransferError(f"{where}: the job is a {job.job_type or job.action} job, not select")
-    if job.in_progress:
-        raise GlacierTransferError(f"{where} is still in progress; wait for it to finish first")
-    location = (job.output_location or {}).get("S3") or {}
-    bucket, prefix = location.get("BucketName"), location.get("Prefix")
-    if not bucket or not prefix:
-        raise GlacierTransferError(f"{where} reports no S3 output location")
-    base = job_output_prefix(prefix, job_id)
-    s3 = s3_hook.get_conn()
-    errors = _read_text(s3, bucket, base + "error_manifest.txt")
-    if errors is not None:
-        quoted = []
-        error_keys = parse_manifest(errors, bucket)
-        for key in error_keys[:_SELECT_ERROR_OBJECTS]:
-            text = _read_text(s3, bucket, key, _SELECT_ERROR_BYTES)
-            quoted.append(f"{key}: {text.strip() if text is not None else '(missing)'}")
-        more = len(error_keys) - len(quoted)
-        raise SelectJobFailedError(
-            f"{where} wrote errors to s3://{bucket}/{base}error_manifest.txt"
-            f" (status {job.status_code}: {job.status_message}):\n"
-            + "\n".join(quoted)
-            + (f"\n... and {more} more error object(s)" if more > 0 else "")
-        )
-    if job.failed:
-        raise SelectJobFailedError(
-            f"{where} failed: {job.status_message} (no error manifest in s3://{bucket}/{base})"
-        )
-    results = _read_text(s3, bucket, base + "result_manifest.txt")
-    if results is None:
-        raise SelectJobFailedError(
-            f"{where} succeeded but s3://{bucket}/{base}result_manifest.txt is missing"
-        )
-    keys = tuple(parse_manifest(results, bucket))
-    return SelectResults(vault_name, job_id, bucket, base, keys)
