@@ -92,6 +92,14 @@ class Controls:
     def reset_counts(self) -> None:
         with self.state.lock:
             self.state.counts.clear()
+            self.state.job_output_ranges.clear()
+
+    def job_output_ranges(self, job_id: str | None = None) -> list[tuple[int, int]]:
+        """(first, last) byte of every GetJobOutput body served (of ``job_id`` only, when given)."""
+        with self.state.lock:
+            return [
+                (first, last) for job, first, last in self.state.job_output_ranges if job_id in (None, job)
+            ]
 
     def reset(self) -> None:
         """Forget every vault, archive, job, bucket, fault, count and tier-delay change."""
@@ -159,6 +167,7 @@ def _dispatch(
         ("DELETE", "faults"): controls.clear_faults,
         ("GET", "requests"): lambda: controls.request_count(query.get("operation")),
         ("DELETE", "requests"): controls.reset_counts,
+        ("GET", "job-output-ranges"): lambda: controls.job_output_ranges(query.get("job_id")),
         ("POST", "reset"): controls.reset,
     }
     call = calls.get((method, action))

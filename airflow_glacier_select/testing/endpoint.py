@@ -155,7 +155,12 @@ class LocalGlacierEndpoint(_EndpointClients):
         return self.controls.request_count(operation)
 
     def reset_counts(self) -> None:
+        """Zero the request counts and forget the GetJobOutput ranges served."""
         self.controls.reset_counts()
+
+    def job_output_ranges(self, job_id: str | None = None) -> list[tuple[int, int]]:
+        """(first, last) byte of each GetJobOutput body served since the last reset, in order."""
+        return self.controls.job_output_ranges(job_id)
 
     def reset(self) -> None:
         """Back to a fresh endpoint on the same URL: no vaults, buckets, faults or counts."""
@@ -247,6 +252,10 @@ class RemoteGlacierEndpoint(_EndpointClients):
 
     def reset_counts(self) -> None:
         self._call("DELETE", "requests")
+
+    def job_output_ranges(self, job_id: str | None = None) -> list[tuple[int, int]]:
+        answer = self._call("GET", "job-output-ranges", query={"job_id": job_id} if job_id else None)
+        return [(int(first), int(last)) for first, last in answer]
 
     def reset(self) -> None:
         self._call("POST", "reset")

@@ -164,6 +164,7 @@ class GlacierMiddleware:
             status, headers, body = error_response(error)
             start_response(_status_line(status), list(headers.items()))
             return [body]
+        state.log_job_output(params["jobId"], sliced.start, sliced.end - 1)
         start_response(_status_line(sliced.status), list(sliced.headers.items()))
         if fault is None:
             return _sendfile(environ, output.body, sliced.file_offset, sliced.length)

@@ -78,6 +78,8 @@ class EndpointState:
     tier_delays: dict[str, float]
     faults: FaultPlan = field(default_factory=FaultPlan)
     counts: Counter[str] = field(default_factory=Counter)
+    job_output_ranges: list[tuple[str, int, int]] = field(default_factory=list)
+    """(job id, first byte, last byte) of every GetJobOutput answered with a body, in order."""
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
@@ -92,6 +94,10 @@ class EndpointState:
     def count(self, operation: str) -> None:
         with self.lock:
             self.counts[operation] += 1
+
+    def log_job_output(self, job_id: str, first: int, last: int) -> None:
+        with self.lock:
+            self.job_output_ranges.append((job_id, first, last))
 
 
 _STATES: dict[str, EndpointState] = {}
