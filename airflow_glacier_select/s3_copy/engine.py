@@ -157,6 +157,14 @@ class _Destination:
     """A verified copy already at ``key``: nothing to transfer."""
 
 
+def check_settings(settings: S3ObjectSettings | None) -> S3ObjectSettings:
+    """The object settings to write with (defaults when None); anything else is refused."""
+    settings = settings if settings is not None else S3ObjectSettings()
+    if not isinstance(settings, S3ObjectSettings):
+        raise GlacierValidationError("settings", settings, "must be an S3ObjectSettings")
+    return settings
+
+
 class GlacierToS3Transfer:
     """Copies job output from Glacier into S3 through a bounded pool of chunk workers.
 
@@ -212,32 +220,12 @@ class GlacierToS3Transfer:
         ``archive_description`` (from an inventory) saves asking Glacier for it when the key
         uses ``{archive_path}``. Every argument is checked before the first request.
         """
-        vault_name = validate_vault_name(vault_name)
-        if not isinstance(job_id, str) or not job_id:
-            raise GlacierValidationError("job_id", job_id, "must be a non-empty string")
-        bucket = check_bucket_name(bucket, "bucket")
-        if key is not None:
-            key_template_fields(key)
-        collision = check_collision_policy(collision)
-        settings = settings if settings is not None else S3ObjectSettings()
-        if not isinstance(settings, S3ObjectSettings):
-            raise GlacierValidationError("settings", settings, "must be an S3ObjectSettings")
+        settings = check_settings(settings)
         started = time.monotonic()
-
-        job = self._describe(vault_name, job_id)
-        size = check_transferable(job, vault_name)
-        plan = TransferPlan.build(size, self.chunk_size)
-        if plan.chunk_size != self.chunk_size:
-            self.log.info(
-                "Chunk size raised from %s to %s to stay within S3's 10,000 parts",
-                format_bytes(self.chunk_size),
-                format_bytes(plan.chunk_size),
-            )
-        template = key if key is not None else default_key_template(job)
-        if archive_description is None and needs_archive_description(template):
-            archive_description = self._archive_description(vault_name, job, plan)
-        fields = key_fields_for_job(job, vault_name, archive_description)
-        destination = self._destination(bucket, render_key(template, fields), collision, size, job)
+        vault_name, job, plan, destination = self.prepare(
+            vault_name, job_id, bucket, key, collision=collision, archive_description=archive_description
+        )
+        size = plan.total_size
         skipped = destination.existing_copy is not None
         if destination.existing_copy is not None:
             verification, chunks = destination.existing_copy, 0
@@ -287,6 +275,44 @@ class GlacierToS3Transfer:
             elapsed_seconds=time.monotonic() - started,
             skipped=skipped,
         )
+
+    def prepare(
+        self,
+        vault_name: str,
+        job_id: str,
+        bucket: str,
+        key: str | None,
+        *,
+        collision: str,
+        archive_description: str | None,
+    ) -> tuple[str, JobDescription, TransferPlan, _Destination]:
+        """Check the arguments, then ask Glacier for the job and S3 for the key: nothing is written.
+
+        Returns the vault name as checked, the job, the plan and where the copy goes (or the
+        verified copy already there).
+        """
+        vault_name = validate_vault_name(vault_name)
+        if not isinstance(job_id, str) or not job_id:
+            raise GlacierValidationError("job_id", job_id, "must be a non-empty string")
+        bucket = check_bucket_name(bucket, "bucket")
+        if key is not None:
+            key_template_fields(key)
+        collision = check_collision_policy(collision)
+        job = self._describe(vault_name, job_id)
+        size = check_transferable(job, vault_name)
+        plan = TransferPlan.build(size, self.chunk_size)
+        if plan.chunk_size != self.chunk_size:
+            self.log.info(
+                "Chunk size raised from %s to %s to stay within S3's 10,000 parts",
+                format_bytes(self.chunk_size),
+                format_bytes(plan.chunk_size),
+            )
+        template = key if key is not None else default_key_template(job)
+        if archive_description is None and needs_archive_description(template):
+            archive_description = self._archive_description(vault_name, job, plan)
+        fields = key_fields_for_job(job, vault_name, archive_description)
+        destination = self._destination(bucket, render_key(template, fields), collision, size, job)
+        return vault_name, job, plan, destination
 
     # --- Glacier side ---------------------------------------------------------------------
 
