@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlencode
 
 from airflow_glacier_select.testing.controls import Controls, control_app
+from airflow_glacier_select.testing.network import NetworkModel
 from airflow_glacier_select.testing.server import CONTROL_PREFIX, EndpointServer, build_server
 from airflow_glacier_select.testing.state import EndpointState, register
 
@@ -140,6 +141,10 @@ class LocalGlacierEndpoint(_EndpointClients):
     def clear_faults(self) -> None:
         self.controls.clear_faults()
 
+    def set_network(self, model: NetworkModel) -> None:
+        """First-byte latency and bandwidth caps (:class:`NetworkModel`); ``NetworkModel()`` lifts them."""
+        self.controls.set_network(model)
+
     def put_archive(
         self,
         vault_name: str,
@@ -228,6 +233,12 @@ class RemoteGlacierEndpoint(_EndpointClients):
 
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")
+
+    def set_network(self, model: NetworkModel) -> None:
+        self._call("POST", "network", model.to_dict())
+
+    def network(self) -> NetworkModel:
+        return NetworkModel.from_dict(self._call("GET", "network"))
 
     def put_archive(
         self,
