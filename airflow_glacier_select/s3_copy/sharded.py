@@ -116,15 +116,27 @@ def plan_sharded_copy(
         vault_name, job_id, bucket, key, collision=collision, archive_description=archive_description
     )
     common = ShardWork(
-        vault_name, job.job_id, bucket, destination.key, plan.total_size, plan.chunk_size,
-        job.sha256_tree_hash.lower() if job.sha256_tree_hash else None, None, None,
-    )  # fmt: skip
+        vault_name,
+        job.job_id,
+        bucket,
+        destination.key,
+        plan.total_size,
+        plan.chunk_size,
+        job.sha256_tree_hash.lower() if job.sha256_tree_hash else None,
+        None,
+        None,
+    )
     if destination.existing_copy is not None or (shards == 1 and not plan.multipart):
         # Nothing to share out: the existing copy stands, or one PutObject does it all.
         result = transfer.copy_job_output(
-            vault_name, job.job_id, bucket, destination.key, collision=collision, settings=settings,
+            vault_name,
+            job.job_id,
+            bucket,
+            destination.key,
+            collision=collision,
+            settings=settings,
             archive_description=archive_description,
-        )  # fmt: skip
+        )
         return [replace(common, result=result.to_dict()).to_dict()]
     cut = plan_shards(plan, shards)  # refused here, before anything is written
     run = _Run(transfer, vault_name, job, plan, bucket, destination.key, settings)
