@@ -7,7 +7,13 @@ derived from the archive (:mod:`.keys`) with the object settings and collision p
 caller chose (:mod:`.destination`). :mod:`.select_results` reads what a Select job wrote to
 S3 (listed by :mod:`.manifests`).
 
-``engine`` and ``select_results`` talk to boto3 through the hooks; every other module is
+What a copy has uploaded and verified is kept in the destination bucket (:mod:`.ledger`,
+read and written by :mod:`.resume`), so a retry on any machine continues the multipart
+upload instead of starting over; :mod:`.shards` cuts a plan into range shards that
+:mod:`.sharded` copies as separate tasks into one upload.
+
+``engine``, ``resume``, ``sharded`` and ``select_results`` talk to boto3 through the hooks;
+every other module is
 pure (no Airflow, no boto3) so its rules are tested without an endpoint. Nothing is
 re-exported here: importing a pure module never imports the engine.
 """

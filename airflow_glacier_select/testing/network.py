@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["PRESETS", "NetworkModel", "Pacer", "parse_network_model"]
+__all__ = ["PRESETS", "NetworkModel", "PacedInput", "Pacer", "parse_network_model"]
 
 _PIECE = 256 * 1024
 """Bytes sent between two pacing decisions: small enough to be smooth at a few MB/s."""
@@ -149,12 +149,6 @@ class Pacer:
                 wait(len(part))
                 yield part
 
-    def charge(self, count: int, service: str, direction: str) -> None:
-        """Block for as long as ``count`` bytes take through both caps (a body already received)."""
-        wait = self._waiter(service, direction)
-        for start in range(0, count, _PIECE):
-            wait(min(_PIECE, count - start))
-
     def _waiter(self, service: str, direction: str) -> Callable[[int], None]:
         rate = self._connection_rate(service)
         connection = _Schedule(rate) if rate else None
@@ -171,3 +165,39 @@ class Pacer:
                 time.sleep(delay)
 
         return wait
+
+
+class PacedInput:
+    """A request body (``wsgi.input``) received no faster than the caps allow.
+
+    Reading slowly fills the socket's buffers, so the client's upload itself slows down
+    (as over a real link) instead of finishing at once and then waiting for an answer.
+    """
+
+    def __init__(self, stream: Any, pacer: Pacer, service: str) -> None:
+        self._stream = stream
+        self._wait = pacer._waiter(service, "up")
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = None if size is None or size < 0 else size
+        pieces: list[bytes] = []
+        while wanted is None or wanted > 0:
+            piece = self._stream.read(_PIECE if wanted is None else min(_PIECE, wanted))
+            if not piece:
+                break
+            self._wait(len(piece))
+            pieces.append(piece)
+            if wanted is not None:
+                wanted -= len(piece)
+        return b"".join(pieces)
+
+    def readinto(self, target: Any) -> int:
+        data = self.read(min(len(target), _PIECE))
+        target[: len(data)] = data
+        return len(data)
+
+    def readline(self, *args: Any) -> bytes:
+        return bytes(self._stream.readline(*args))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

@@ -33,7 +33,7 @@ from airflow_glacier_select.testing.backend import backend_for, install
 from airflow_glacier_select.testing.errors import ServiceError, error_response
 from airflow_glacier_select.testing.faults import ERROR_FAULTS, Fault, ResetConnection, faulty_body
 from airflow_glacier_select.testing.job_output import slice_output
-from airflow_glacier_select.testing.network import Pacer
+from airflow_glacier_select.testing.network import PacedInput, Pacer
 from airflow_glacier_select.testing.state import EndpointState
 from airflow_glacier_select.testing.storage import StoredBody
 
@@ -133,6 +133,9 @@ class GlacierMiddleware:
         state = self.state
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = state.account_id
         service, region = credential_scope(environ)
+        if service == "s3" and state.pacer.capped("s3", "up") and environ.get("CONTENT_LENGTH"):
+            # Before routing, which may read the body: the upload is paced as it arrives.
+            environ["wsgi.input"] = PacedInput(environ["wsgi.input"], state.pacer, "s3")
         operation, params = operation_name(service, environ)
         state.count(operation)
         fault = state.faults.take(operation)
@@ -189,13 +192,9 @@ class GlacierMiddleware:
         pacer: Pacer,
         operation: str,
     ) -> Iterable[bytes]:
-        """S3 under the network model: first-byte latency, request and answer bodies paced."""
+        """S3 under the network model: first-byte latency, answer bodies paced (requests: see __call__)."""
         pacer.wait_first_byte("s3")
         answer = moto_app(environ, start_response)
-        # The body may already have been read while routing: charge its time once it is in.
-        length = environ.get("CONTENT_LENGTH") or ""
-        if length.isdigit() and pacer.capped("s3", "up"):
-            pacer.charge(int(length), "s3", "up")
         if operation == "GetObject" and pacer.capped("s3", "down"):
             return pacer.pace(answer, "s3", "down")
         return answer
