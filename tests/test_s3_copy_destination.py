@@ -7,6 +7,7 @@ import pytest
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.s3_copy.destination import (
     TREE_HASH_METADATA_KEY,
+    VERIFICATION_METADATA_KEY,
     S3ObjectSettings,
     is_verified_copy,
 )
@@ -33,9 +34,14 @@ def test_settings_become_put_and_multipart_arguments() -> None:
         "SSEKMSKeyId": "alias/backups",
         "StorageClass": "DEEP_ARCHIVE",
         "Tagging": "team=data%2Bml%20%40%20team%2F1&tier=cold",
-        "Metadata": {"source": "glacier", TREE_HASH_METADATA_KEY: "ab" * 32},
+        "Metadata": {
+            "source": "glacier",
+            TREE_HASH_METADATA_KEY: "ab" * 32,
+            VERIFICATION_METADATA_KEY: "tree-hash",
+        },
     }
-    assert S3ObjectSettings().extra_args(None) == {}
+    # No tree hash vouched for the bytes: the object says so.
+    assert S3ObjectSettings().extra_args(None) == {"Metadata": {VERIFICATION_METADATA_KEY: "size-only"}}
 
 
 @pytest.mark.parametrize(
@@ -51,6 +57,7 @@ def test_settings_become_put_and_multipart_arguments() -> None:
         ({"tags": {"k": "a&b"}}, "tags"),
         ({"tags": {"k<": "v"}}, "tags"),
         ({"metadata": {"SHA256-Tree-Hash": "x"}}, "metadata"),
+        ({"metadata": {"Verification": "tree-hash"}}, "metadata"),
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, object], field: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from answer_proxy import PROXY_CONN_ID, answer_proxy
 from dag_runs import (
     DAG_HEADER,
     DagFolder,
@@ -25,7 +26,7 @@ from airflow_glacier_select.s3_copy.errors import GlacierTransferError, SelectJo
 from airflow_glacier_select.s3_copy.select_results import read_select_results
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 
-__all__ = ["airflow_db", "dag_folder"]
+__all__ = ["airflow_db", "answer_proxy", "dag_folder"]
 
 GOOD_QUERY = "SELECT s.name FROM archive s WHERE CAST(s.score AS INT) >= 80"
 BAD_QUERY = "SELECT s.name FROM archive s ORDER BY s.name"
@@ -37,9 +38,9 @@ def hooks(glacier_endpoint: LocalGlacierEndpoint, glacier_connection: str) -> tu
     return GlacierJobsHook(aws_conn_id=glacier_connection), S3Hook(aws_conn_id=glacier_connection)
 
 
-def _select(endpoint: LocalGlacierEndpoint, expression: str) -> str:
+def _select(endpoint: LocalGlacierEndpoint, expression: str, prefix: str = "select") -> str:
     archive_id = endpoint.put_archive(VAULT, SCORES_CSV, "scores.csv")
-    return finished_job(endpoint, select_parameters(archive_id, expression))
+    return finished_job(endpoint, select_parameters(archive_id, expression, prefix))
 
 
 def _read(endpoint: LocalGlacierEndpoint, key: str) -> str:
@@ -119,6 +120,63 @@ def test_unfinished_and_non_select_jobs_are_refused(
     assert glacier_endpoint.request_count("GetObject") == 0
 
 
+# --- where the results are: "Initiate Job (POST jobs)" returns x-amz-job-output-path, the
+# location of the select results (the guide's example: test/<job id>/), and "Describe Job (GET
+# JobID)" reports JobOutputPath; the reader looks there rather than rebuilding <Prefix>/<JobId>/.
+
+
+def test_a_prefix_ending_in_a_slash_finds_the_results_where_glacier_wrote_them(
+    glacier_endpoint: LocalGlacierEndpoint, hooks: tuple[GlacierJobsHook, S3Hook]
+) -> None:
+    job_id = _select(glacier_endpoint, GOOD_QUERY, prefix="results/")
+    results = read_select_results(*hooks, VAULT, job_id)
+    assert results.prefix == f"results/{job_id}/"
+    assert results.result_keys == (f"results/{job_id}/results/1.csv",)
+    assert _read(glacier_endpoint, results.result_keys[0]) == 'ann\n"cy, jr"\n'
+
+
+@pytest.mark.parametrize("form", ["key-prefix", "s3-uri"])
+def test_job_output_path_is_read_as_a_key_prefix_or_an_s3_uri(
+    glacier_endpoint: LocalGlacierEndpoint, answer_proxy: Any, form: str
+) -> None:
+    glacier_endpoint.client("s3").create_bucket(Bucket=BUCKET)
+    job_id = _select(glacier_endpoint, GOOD_QUERY, prefix="results/")
+    reported = f"results/{job_id}/" if form == "key-prefix" else f"s3://{BUCKET}/results/{job_id}/"
+    answer_proxy(describe_job=lambda answer: {**answer, "JobOutputPath": reported})
+    hooks = GlacierJobsHook(aws_conn_id=PROXY_CONN_ID), S3Hook(aws_conn_id=PROXY_CONN_ID)
+    results = read_select_results(*hooks, VAULT, job_id)
+    assert results.result_keys == (f"results/{job_id}/results/1.csv",)
+
+
+def test_initiate_jobs_output_path_is_used_when_describe_job_gives_none(
+    glacier_endpoint: LocalGlacierEndpoint, answer_proxy: Any
+) -> None:
+    glacier_endpoint.client("s3").create_bucket(Bucket=BUCKET)
+    archive_id = glacier_endpoint.put_archive(VAULT, SCORES_CSV)
+    initiated = glacier_endpoint.client().initiate_job(
+        vaultName=VAULT, jobParameters=select_parameters(archive_id, GOOD_QUERY, "results/")
+    )
+    job_id, output_path = initiated["jobId"], initiated["jobOutputPath"]
+    glacier_endpoint.complete_job(VAULT, job_id)
+    answer_proxy(describe_job=lambda answer: {**answer, "JobOutputPath": None})
+    hooks = GlacierJobsHook(aws_conn_id=PROXY_CONN_ID), S3Hook(aws_conn_id=PROXY_CONN_ID)
+    results = read_select_results(*hooks, VAULT, job_id, job_output_path=output_path)
+    assert results.result_keys == (f"results/{job_id}/results/1.csv",)
+
+
+def test_a_job_output_path_in_another_bucket_is_refused(
+    glacier_endpoint: LocalGlacierEndpoint, answer_proxy: Any
+) -> None:
+    glacier_endpoint.client("s3").create_bucket(Bucket=BUCKET)
+    job_id = _select(glacier_endpoint, GOOD_QUERY)
+    answer_proxy(describe_job=lambda answer: {**answer, "JobOutputPath": f"s3://elsewhere/select/{job_id}/"})
+    glacier_endpoint.reset_counts()
+    hooks = GlacierJobsHook(aws_conn_id=PROXY_CONN_ID), S3Hook(aws_conn_id=PROXY_CONN_ID)
+    with pytest.raises(GlacierTransferError, match="is not in the OutputLocation bucket landing"):
+        read_select_results(*hooks, VAULT, job_id)
+    assert glacier_endpoint.request_count("GetObject") == 0
+
+
 # --- under dag.test() ------------------------------------------------------------------------
 
 SELECT_DAG = """
@@ -128,7 +186,7 @@ with DAG("select_then_results", schedule=None, start_date=datetime.datetime(2024
     query = GlacierSelectOperator(
         task_id="query", vault_name={vault!r}, aws_conn_id={conn!r}, archive_id={archive!r},
         expression={expression!r}, input_file_header_info="USE", output_bucket={bucket!r},
-        output_prefix="select",
+        output_prefix="results/",
         tier="Expedited", deferrable=False, poll_interval=0.1,
     )
     results = recording(GlacierSelectResultsOperator)(
@@ -156,7 +214,7 @@ def test_select_then_results_under_dag_test(
     assert task_state(dag_run, "results") == "success", module.FAILURES
     results = xcom_result(dag_run, "results")
     job_id = xcom_result(dag_run, "query")["job_id"]
-    assert results["result_keys"] == [f"select/{job_id}/results/1.csv"]
+    assert results["result_keys"] == [f"results/{job_id}/results/1.csv"]
     assert _read(glacier_endpoint, results["result_keys"][0]) == 'ann\n"cy, jr"\n'
 
 
@@ -178,3 +236,21 @@ def test_results_task_fails_without_retry_on_an_error_manifest(
     (failure,) = module.FAILURES
     assert type(failure).__name__ == "AirflowFailException"
     assert f"select/{failed_job}/errors/1.txt" in str(failure)
+
+
+def test_results_task_reads_where_the_select_tasks_initiate_job_said(
+    dag_folder: DagFolder, glacier_endpoint: LocalGlacierEndpoint, answer_proxy: Any
+) -> None:
+    glacier_endpoint.client("s3").create_bucket(Bucket=BUCKET)
+    archive_id = glacier_endpoint.put_archive(VAULT, SCORES_CSV)
+    # DescribeJob without JobOutputPath: only InitiateJob's x-amz-job-output-path, carried in the
+    # Select task's XCom, says where the results are.
+    answer_proxy(describe_job=lambda answer: {**answer, "JobOutputPath": None})
+    module = _select_dag(
+        dag_folder, "query.output", conn=PROXY_CONN_ID, archive=archive_id, expression=GOOD_QUERY
+    )
+    dag_run = run_dag(module)
+    assert task_state(dag_run, "results") == "success", module.FAILURES
+    query = xcom_result(dag_run, "query")
+    assert query["job_output_path"].endswith(f"results/{query['job_id']}/")
+    assert xcom_result(dag_run, "results")["result_keys"] == [f"results/{query['job_id']}/results/1.csv"]

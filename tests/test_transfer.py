@@ -33,7 +33,11 @@ from transfer_helpers import (
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook, JobOutput
-from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY, S3ObjectSettings
+from airflow_glacier_select.s3_copy.destination import (
+    TREE_HASH_METADATA_KEY,
+    VERIFICATION_METADATA_KEY,
+    S3ObjectSettings,
+)
 from airflow_glacier_select.s3_copy.engine import GlacierToS3Transfer
 from airflow_glacier_select.s3_copy.errors import (
     DestinationExistsError,
@@ -162,7 +166,7 @@ def test_byte_exact_copies(
     assert object_sha256(glacier_endpoint, result["key"]) == hashlib.sha256(data).hexdigest()
     head = s3.head_object(Bucket=BUCKET, Key=result["key"])
     assert head["ContentLength"] == size
-    assert head["Metadata"] == {TREE_HASH_METADATA_KEY: tree_hash}
+    assert head["Metadata"] == {TREE_HASH_METADATA_KEY: tree_hash, VERIFICATION_METADATA_KEY: "tree-hash"}
     assert dangling_uploads(glacier_endpoint) == []
     # one request for the archive description in the key, then one per chunk
     assert glacier_endpoint.request_count("GetJobOutput") == 1 + chunks
@@ -357,7 +361,8 @@ def test_inventory_output_is_copied_with_size_only_verification(
     assert result.key == f"{VAULT}/inventory/{job_id}.csv"
     assert (result.verified, result.verification, result.size) == (False, "size-only", len(expected))
     assert object_sha256(glacier_endpoint, result.key) == hashlib.sha256(expected).hexdigest()
-    assert TREE_HASH_METADATA_KEY not in s3.head_object(Bucket=BUCKET, Key=result.key)["Metadata"]
+    metadata = s3.head_object(Bucket=BUCKET, Key=result.key)["Metadata"]
+    assert metadata == {VERIFICATION_METADATA_KEY: "size-only"}
     assert glacier_endpoint.request_count("GetJobOutput") == 1
 
 
@@ -447,7 +452,11 @@ def test_s3_settings_apply_to_single_and_multipart_objects(
     assert head.get("StorageClass", "STANDARD") == settings.storage_class
     assert head.get("ServerSideEncryption") == settings.encryption
     assert head.get("SSEKMSKeyId") == settings.kms_key_id
-    assert head["Metadata"] == {**(settings.metadata or {}), TREE_HASH_METADATA_KEY: result.sha256_tree_hash}
+    assert head["Metadata"] == {
+        **(settings.metadata or {}),
+        TREE_HASH_METADATA_KEY: result.sha256_tree_hash,
+        VERIFICATION_METADATA_KEY: "tree-hash",
+    }
     if settings.tags:  # the endpoint refuses GetObjectTagging on archive storage classes
         tags = s3.get_object_tagging(Bucket=BUCKET, Key=result.key)["TagSet"]
         assert {tag["Key"]: tag["Value"] for tag in tags} == dict(settings.tags)

@@ -7,16 +7,22 @@ from typing import Any
 
 import pytest
 from dag_runs import (
-    DAG_HEADER,
     DagFolder,
     airflow_db,
     dag_folder,
-    import_dag_file,
     run_dag,
     task_state,
     xcom_result,
 )
-from transfer_helpers import BUCKET, VAULT, dangling_uploads, keys, object_sha256, retrieval_job
+from transfer_helpers import (
+    BUCKET,
+    VAULT,
+    dangling_uploads,
+    keys,
+    load_transfer_dag,
+    object_sha256,
+    retrieval_job,
+)
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY
@@ -53,12 +59,6 @@ with DAG("copy_only", schedule=None, start_date=datetime.datetime(2024, 1, 1)) a
 """
 
 
-def _dag(folder: DagFolder, name: str, source: str, **values: Any) -> Any:
-    path = folder.path / f"{name}.py"
-    path.write_text(DAG_HEADER + source.format(vault=VAULT, bucket=BUCKET, **values))
-    return import_dag_file(path)
-
-
 @pytest.mark.slow
 def test_retrieval_then_copy_under_dag_test(
     dag_folder: DagFolder, glacier_endpoint: LocalGlacierEndpoint, glacier_connection: str
@@ -67,7 +67,7 @@ def test_retrieval_then_copy_under_dag_test(
     s3.create_bucket(Bucket=BUCKET)
     data = hashlib.shake_256(b"dag").digest(2 * 8 * MIB + 4321)
     archive_id = glacier_endpoint.put_archive(VAULT, data, '{"Path": "/srv/photos/cat.raw"}')
-    module = _dag(
+    module = load_transfer_dag(
         dag_folder,
         "restore_to_s3",
         RESTORE_DAG,
@@ -99,7 +99,7 @@ def test_expired_output_fails_the_task_without_retries(
     glacier_endpoint.client("s3").create_bucket(Bucket=BUCKET)
     job_id = retrieval_job(glacier_endpoint, b"too late")
     glacier_endpoint.expire_job_output(VAULT, job_id)
-    module = _dag(dag_folder, "copy_only", COPY_DAG, conn=glacier_connection, job_id=job_id)
+    module = load_transfer_dag(dag_folder, "copy_only", COPY_DAG, conn=glacier_connection, job_id=job_id)
 
     dag_run = run_dag(module)
 
@@ -142,3 +142,22 @@ def test_templated_settings_are_checked_before_any_request(
     with pytest.raises(GlacierValidationError, match=r"^job_id: "):
         operator.execute({})  # type: ignore[arg-type]
     assert glacier_endpoint.request_count() == 0
+
+
+def test_a_wrong_job_id_fails_the_task_without_retries_and_is_not_called_expired(
+    dag_folder: DagFolder, glacier_endpoint: LocalGlacierEndpoint, glacier_connection: str
+) -> None:
+    glacier_endpoint.client("s3").create_bucket(Bucket=BUCKET)
+    retrieval_job(glacier_endpoint, b"the vault exists")
+    module = load_transfer_dag(
+        dag_folder, "copy_only", COPY_DAG, conn=glacier_connection, job_id="no-such-job"
+    )
+
+    dag_run = run_dag(module)
+
+    assert task_state(dag_run, "copy") == "failed"
+    (failure,) = module.FAILURES
+    assert type(failure).__name__ == "AirflowFailException"
+    assert f"DescribeJob found no job no-such-job in vault {VAULT}" in str(failure)
+    assert "has expired" not in str(failure)
+    assert keys(glacier_endpoint) == []

@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import random
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from airflow_glacier_select.job_description import JobDescription
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.treehash import MIB, TreeHash
+
+if TYPE_CHECKING:
+    from dag_runs import DagFolder
 
 VAULT = "migrate"
 VAULT_ARN = "arn:aws:glacier:us-east-1:123456789012:vaults/photos"
@@ -102,3 +106,12 @@ def archive_job_description(size: int, **members: object) -> JobDescription:
         RetrievalByteRange=f"0-{size - 1}",
         **members,
     )
+
+
+def load_transfer_dag(folder: DagFolder, name: str, source: str, **values: Any) -> ModuleType:
+    """Write ``source`` (formatted with VAULT, BUCKET and ``values``) as a DAG file and import it."""
+    from dag_runs import DAG_HEADER, import_dag_file  # Airflow: only for the tests that run DAGs
+
+    path = folder.path / f"{name}.py"
+    path.write_text(DAG_HEADER + source.format(vault=VAULT, bucket=BUCKET, **values))
+    return import_dag_file(path)

@@ -23,6 +23,7 @@ __all__ = [
     "S3_MAX_TAGS",
     "S3_STORAGE_CLASSES",
     "TREE_HASH_METADATA_KEY",
+    "VERIFICATION_METADATA_KEY",
     "S3ObjectSettings",
     "check_collision_policy",
     "is_verified_copy",
@@ -31,6 +32,13 @@ __all__ = [
 S3_MAX_TAGS = 10
 TREE_HASH_METADATA_KEY = "sha256-tree-hash"
 """User metadata key (``x-amz-meta-sha256-tree-hash``) holding the Glacier tree hash of a verified copy."""
+VERIFICATION_METADATA_KEY = "verification"
+"""User metadata key (``x-amz-meta-verification``): ``tree-hash`` when a tree hash from Glacier
+vouched for the bytes (the object then also carries :data:`TREE_HASH_METADATA_KEY`), else
+``size-only``. A multipart copy records what was known when its upload began: ``tree-hash``
+only when DescribeJob gave the output's tree hash.
+"""
+_RESERVED_METADATA = (TREE_HASH_METADATA_KEY, VERIFICATION_METADATA_KEY)
 
 COLLISION_POLICIES = ("skip_if_same", "overwrite", "suffix", "fail")
 """What to do when the destination key already holds an object.
@@ -118,14 +126,18 @@ class S3ObjectSettings:
             object.__setattr__(self, "tags", tags)
         if self.metadata is not None:
             metadata = check_string_map("metadata", self.metadata)
-            if any(key.lower() == TREE_HASH_METADATA_KEY for key in metadata):
+            reserved = [key for key in metadata if key.lower() in _RESERVED_METADATA]
+            if reserved:
                 raise GlacierValidationError(
-                    "metadata", self.metadata, f"must not set {TREE_HASH_METADATA_KEY!r}: the transfer does"
+                    "metadata", self.metadata, f"must not set {reserved[0]!r}: the transfer does"
                 )
             object.__setattr__(self, "metadata", metadata)
 
     def extra_args(self, tree_hash: str | None) -> dict[str, Any]:
-        """Arguments for PutObject and CreateMultipartUpload (the same members in both)."""
+        """Arguments for PutObject and CreateMultipartUpload (the same members in both).
+
+        ``tree_hash`` is the Glacier tree hash that vouches for the bytes, None when none did.
+        """
         args: dict[str, Any] = dict(self.extra)
         if self.encryption is not None:
             args["ServerSideEncryption"] = self.encryption
@@ -140,6 +152,6 @@ class S3ObjectSettings:
         metadata = dict(self.metadata or {})
         if tree_hash is not None:
             metadata[TREE_HASH_METADATA_KEY] = tree_hash
-        if metadata:
-            args["Metadata"] = metadata
+        metadata[VERIFICATION_METADATA_KEY] = "tree-hash" if tree_hash is not None else "size-only"
+        args["Metadata"] = metadata
         return args

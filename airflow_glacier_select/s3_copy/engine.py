@@ -24,9 +24,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -46,8 +45,16 @@ from airflow_glacier_select.s3_copy.errors import (
     DestinationExistsError,
     GlacierTransferError,
     IncompleteChunkError,
+    JobNotFoundError,
     JobOutputExpiredError,
     TreeHashMismatchError,
+    UnverifiedOutputError,
+)
+from airflow_glacier_select.s3_copy.expected import (
+    ExpectedOutput,
+    body_longer_than_expected,
+    check_delivered_size,
+    expected_output,
 )
 from airflow_glacier_select.s3_copy.keys import (
     default_key_template,
@@ -65,7 +72,6 @@ from airflow_glacier_select.s3_copy.plan import (
     TransferPlan,
     check_chunk_size,
     check_concurrency,
-    check_transferable,
 )
 from airflow_glacier_select.s3_copy.progress import ProgressMeter, format_bytes
 from airflow_glacier_select.s3_copy.resume import LedgerStore, ResumedUpload, open_or_resume
@@ -211,6 +217,7 @@ class GlacierToS3Transfer:
         collision: str = "skip_if_same",
         settings: S3ObjectSettings | None = None,
         archive_description: str | None = None,
+        require_tree_hash: bool = False,
     ) -> TransferResult:
         """Copy the output of a succeeded archive-retrieval or inventory-retrieval job to ``bucket``.
 
@@ -219,11 +226,25 @@ class GlacierToS3Transfer:
         recorded path (see :func:`~airflow_glacier_select.s3_copy.keys.default_key_template`).
         ``archive_description`` (from an inventory) saves asking Glacier for it when the key
         uses ``{archive_path}``. Every argument is checked before the first request.
+
+        The output's size is cross-checked between DescribeJob's members and every
+        GetJobOutput answer's Content-Length and Content-Range (see
+        :mod:`~airflow_glacier_select.s3_copy.expected`). A copy no tree hash vouched for is
+        reported as ``size-only`` (result, WARNING log line, object metadata); with
+        ``require_tree_hash`` it is refused and nothing is written.
         """
         settings = check_settings(settings)
+        if not isinstance(require_tree_hash, bool):
+            raise GlacierValidationError("require_tree_hash", require_tree_hash, "must be True or False")
         started = time.monotonic()
-        vault_name, job, plan, destination = self.prepare(
-            vault_name, job_id, bucket, key, collision=collision, archive_description=archive_description
+        vault_name, job, expected, plan, destination = self.prepare(
+            vault_name,
+            job_id,
+            bucket,
+            key,
+            collision=collision,
+            archive_description=archive_description,
+            require_tree_hash=require_tree_hash,
         )
         size = plan.total_size
         skipped = destination.existing_copy is not None
@@ -249,7 +270,10 @@ class GlacierToS3Transfer:
                 format_bytes(plan.chunk_size),
                 self.concurrency,
             )
-            verification = _Run(self, vault_name, job, plan, bucket, destination.key, settings).execute()
+            run = _Run(
+                self, vault_name, job, expected, plan, bucket, destination.key, settings, require_tree_hash
+            )
+            verification = run.execute()
             chunks = len(plan.chunks)
             self.log.info(
                 "Copied job %s to s3://%s/%s: %s, tree hash %s (%s), %.1f s",
@@ -261,6 +285,16 @@ class GlacierToS3Transfer:
                 verification.verification,
                 time.monotonic() - started,
             )
+            if not verification.verified:
+                self.log.warning(
+                    "s3://%s/%s is verified by size only: Glacier gave no tree hash for the output of "
+                    "job %s (no SHA256TreeHash from DescribeJob, no x-amz-sha256-tree-hash on every "
+                    "chunk); its metadata says verification: size-only. Set require_tree_hash to "
+                    "refuse such copies.",
+                    bucket,
+                    destination.key,
+                    job_id,
+                )
         return TransferResult(
             vault_name=vault_name,
             job_id=job_id,
@@ -285,11 +319,12 @@ class GlacierToS3Transfer:
         *,
         collision: str,
         archive_description: str | None,
-    ) -> tuple[str, JobDescription, TransferPlan, _Destination]:
+        require_tree_hash: bool = False,
+    ) -> tuple[str, JobDescription, ExpectedOutput, TransferPlan, _Destination]:
         """Check the arguments, then ask Glacier for the job and S3 for the key: nothing is written.
 
-        Returns the vault name as checked, the job, the plan and where the copy goes (or the
-        verified copy already there).
+        Returns the vault name as checked, the job, what its output must be, the plan and
+        where the copy goes (or the verified copy already there).
         """
         vault_name = validate_vault_name(vault_name)
         if not isinstance(job_id, str) or not job_id:
@@ -299,8 +334,13 @@ class GlacierToS3Transfer:
             key_template_fields(key)
         collision = check_collision_policy(collision)
         job = self._describe(vault_name, job_id)
-        size = check_transferable(job, vault_name)
-        plan = TransferPlan.build(size, self.chunk_size)
+        expected = expected_output(job, vault_name)
+        if require_tree_hash and job.action == "InventoryRetrieval" and expected.tree_hash is None:
+            raise UnverifiedOutputError(
+                f"job {job_id} in vault {vault_name} is an inventory retrieval: Glacier gives no tree "
+                "hash for inventory output, and require_tree_hash is set; nothing was downloaded"
+            )
+        plan = TransferPlan.build(expected.size, self.chunk_size)
         if plan.chunk_size != self.chunk_size:
             self.log.info(
                 "Chunk size raised from %s to %s to stay within S3's 10,000 parts",
@@ -311,30 +351,32 @@ class GlacierToS3Transfer:
         if archive_description is None and needs_archive_description(template):
             archive_description = self._archive_description(vault_name, job, plan)
         fields = key_fields_for_job(job, vault_name, archive_description)
-        destination = self._destination(bucket, render_key(template, fields), collision, size, job)
-        return vault_name, job, plan, destination
+        destination = self._destination(bucket, render_key(template, fields), collision, expected)
+        return vault_name, job, expected, plan, destination
 
     # --- Glacier side ---------------------------------------------------------------------
 
-    @contextmanager
-    def _expiry_as_error(self, vault_name: str, job_id: str) -> Iterator[None]:
-        """ResourceNotFoundException on a job this task was told exists means its output expired."""
-        try:
-            yield
-        except botocore.exceptions.ClientError as error:
-            if error_code(error) == "ResourceNotFoundException":
-                raise JobOutputExpiredError(vault_name, job_id) from error
-            raise
-
     def _describe(self, vault_name: str, job_id: str) -> JobDescription:
-        with self._expiry_as_error(vault_name, job_id):
+        """DescribeJob; ResourceNotFoundException here means the vault or job id is wrong."""
+        try:
             return self._with_retries(
                 f"DescribeJob {job_id}", lambda: self.glacier_hook.get_job_description(vault_name, job_id)
             )
+        except botocore.exceptions.ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                message = str(error.response.get("Error", {}).get("Message", ""))
+                account = str(getattr(self.glacier_hook, "account_id", "-"))
+                raise JobNotFoundError(vault_name, job_id, account, message) from error
+            raise
 
-    def _open_output(self, vault_name: str, job_id: str, chunk: Chunk) -> JobOutput:
-        with self._expiry_as_error(vault_name, job_id):
-            return self.glacier_hook.get_job_output(vault_name, job_id, byte_range=chunk.byte_range)
+    def _open_output(self, vault_name: str, job: JobDescription, chunk: Chunk) -> JobOutput:
+        """GetJobOutput; ResourceNotFoundException for a job DescribeJob knows means its output expired."""
+        try:
+            return self.glacier_hook.get_job_output(vault_name, job.job_id, byte_range=chunk.byte_range)
+        except botocore.exceptions.ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                raise JobOutputExpiredError(vault_name, job.job_id, job.completion_date) from error
+            raise
 
     def _archive_description(self, vault_name: str, job: JobDescription, plan: TransferPlan) -> str | None:
         """The archive description, from the headers of a one-byte GetJobOutput (no body is read)."""
@@ -344,7 +386,7 @@ class GlacierToS3Transfer:
         probe = Chunk(0, 0, 0) if first.length else first
 
         def ask() -> str | None:
-            with self._open_output(vault_name, job.job_id, probe) as output:
+            with self._open_output(vault_name, job, probe) as output:
                 return output.archive_description
 
         return self._with_retries(f"archive description of job {job.job_id}", ask)
@@ -382,13 +424,11 @@ class GlacierToS3Transfer:
     def s3(self) -> Any:
         return self.s3_hook.get_conn()
 
-    def _destination(
-        self, bucket: str, key: str, collision: str, size: int, job: JobDescription
-    ) -> _Destination:
+    def _destination(self, bucket: str, key: str, collision: str, output: ExpectedOutput) -> _Destination:
         """Apply the collision policy to ``key``; only HeadObject requests, nothing written."""
         if collision == "overwrite":
             return _Destination(key)
-        expected = job.sha256_tree_hash
+        size, expected = output.size, output.tree_hash
         candidates = (
             [key] if collision != "suffix" else [key] + [suffixed_key(key, n) for n in range(1, _MAX_SUFFIX)]
         )
@@ -423,19 +463,23 @@ class _Run:
         transfer: GlacierToS3Transfer,
         vault_name: str,
         job: JobDescription,
+        expected: ExpectedOutput,
         plan: TransferPlan,
         bucket: str,
         key: str,
         settings: S3ObjectSettings,
+        require_tree_hash: bool,
     ) -> None:
         self.transfer = transfer
         self.vault_name = vault_name
         self.job = job
+        self.expected = expected
+        self.require_tree_hash = require_tree_hash
         self.plan = plan
         self.bucket = bucket
         self.key = key
         self.settings = settings
-        self.ledger = VerificationLedger(plan, job.sha256_tree_hash)
+        self.ledger = VerificationLedger(plan, expected.tree_hash)
         self.stop = threading.Event()
         self.progress = ProgressMeter(plan.total_size, interval=transfer.progress_interval)
         self.store = LedgerStore(transfer.s3, bucket, key, transfer._with_retries)
@@ -444,8 +488,24 @@ class _Run:
     def log(self) -> TransferLog:
         return self.transfer.log
 
+    @property
+    def _where(self) -> str:
+        return f"job {self.job.job_id} in vault {self.vault_name}"
+
     def execute(self) -> VerificationResult:
         return self._multipart() if self.plan.multipart else self._single_put()
+
+    def _finish(self) -> VerificationResult:
+        """The ledger's verdict on the whole output, before anything becomes visible in S3."""
+        verification = self.ledger.finish()
+        if self.require_tree_hash and not verification.verified:
+            raise UnverifiedOutputError(
+                f"no tree hash from Glacier vouched for the {verification.size} bytes of job "
+                f"{self.job.job_id} in vault {self.vault_name} (DescribeJob gave no SHA256TreeHash and "
+                "not every chunk came with x-amz-sha256-tree-hash); require_tree_hash is set, so "
+                f"nothing was written to s3://{self.bucket}/{self.key}"
+            )
+        return verification
 
     # --- download ---------------------------------------------------------------------------
 
@@ -453,7 +513,10 @@ class _Run:
         """The chunk's bytes, tree-hash root and service tree hash, checked; retried when transient."""
 
         def attempt() -> tuple[bytearray, bytes, str | None]:
-            with self.transfer._open_output(self.vault_name, self.job.job_id, chunk) as output:
+            with self.transfer._open_output(self.vault_name, self.job, chunk) as output:
+                check_delivered_size(
+                    self.expected, chunk, output.content_length, output.content_range, self._where
+                )
                 answered = output.content_range
                 asked = f"bytes {chunk.start}-{chunk.end}/"
                 if chunk.byte_range is not None and answered is not None and not answered.startswith(asked):
@@ -482,6 +545,9 @@ class _Run:
             view[position : position + len(piece)] = piece
             hasher.update(piece)
             position += len(piece)
+        # Without a Content-Length, only the body itself shows that it is longer than planned.
+        if position == chunk.length and output.body.read(1):
+            raise body_longer_than_expected(self.expected, chunk, self._where)
         return buffer, hasher
 
     # --- single object --------------------------------------------------------------------
@@ -490,7 +556,7 @@ class _Run:
         chunk = self.plan.chunks[0]
         buffer, root, service_hash = self._download(chunk)
         self.ledger.record(chunk, root, service_hash)
-        verification = self.ledger.finish()
+        verification = self._finish()
         stored_hash = verification.sha256_tree_hash if verification.verified else None
         self.transfer._with_retries(
             f"PutObject s3://{self.bucket}/{self.key}",
@@ -566,7 +632,7 @@ class _Run:
             parts = self._adopt(resumed)
             missing = [chunk for chunk in self.plan.chunks if chunk.index not in resumed.reusable]
             parts.update(self.copy_parts(upload_id, missing))
-            verification = self.ledger.finish()
+            verification = self._finish()
             self._complete(upload_id, parts)
         except Exception:
             self.stop.set()

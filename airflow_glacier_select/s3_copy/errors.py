@@ -12,9 +12,12 @@ __all__ = [
     "DestinationExistsError",
     "GlacierTransferError",
     "IncompleteChunkError",
+    "JobNotFoundError",
     "JobOutputExpiredError",
+    "OutputSizeMismatchError",
     "SelectJobFailedError",
     "TreeHashMismatchError",
+    "UnverifiedOutputError",
 ]
 
 
@@ -26,17 +29,44 @@ class TreeHashMismatchError(GlacierTransferError):
     """Bytes received do not hash to the tree hash Glacier gave for them."""
 
 
-class JobOutputExpiredError(GlacierTransferError):
-    """Glacier no longer has the job (its output is kept about 24 hours after completion)."""
+class JobNotFoundError(GlacierTransferError):
+    """DescribeJob answered ResourceNotFoundException: the vault name or job id is wrong."""
 
-    def __init__(self, vault_name: str, job_id: str) -> None:
+    def __init__(self, vault_name: str, job_id: str, account_id: str, service_message: str) -> None:
         self.vault_name = vault_name
         self.job_id = job_id
         super().__init__(
-            f"The output of job {job_id} in vault {vault_name} has expired or the job is unknown: "
-            "Glacier keeps job output for about 24 hours after the job completes. "
-            "Initiate the retrieval job again and copy its output within that window."
+            f"DescribeJob found no job {job_id} in vault {vault_name} (account {account_id}): "
+            f"Glacier answered ResourceNotFoundException ({service_message}). Check vault_name, "
+            "job_id and account_id (and the connection's region): a job is described for as long "
+            "as Glacier lists it, so this is not an expired output."
         )
+
+
+class JobOutputExpiredError(GlacierTransferError):
+    """DescribeJob knows the job but GetJobOutput no longer serves its output (kept about 24 hours)."""
+
+    def __init__(self, vault_name: str, job_id: str, completion_date: str | None = None) -> None:
+        self.vault_name = vault_name
+        self.job_id = job_id
+        self.completion_date = completion_date
+        completed = (
+            f"completed at {completion_date}" if completion_date else "completed (no CompletionDate given)"
+        )
+        super().__init__(
+            f"The output of job {job_id} in vault {vault_name} has expired: DescribeJob still "
+            f"describes the job ({completed}) but GetJobOutput answered ResourceNotFoundException. "
+            "Glacier keeps job output for about 24 hours after the job completes. Initiate the "
+            "retrieval job again and copy its output within that window."
+        )
+
+
+class OutputSizeMismatchError(GlacierTransferError):
+    """Two of Glacier's figures for the output's size (or tree hash) disagree; neither can be trusted."""
+
+
+class UnverifiedOutputError(GlacierTransferError):
+    """``require_tree_hash`` is set and no tree hash from Glacier vouched for the bytes."""
 
 
 class IncompleteChunkError(GlacierTransferError):

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_glacier_select.output_location import job_output_prefix
 from airflow_glacier_select.s3_copy.errors import GlacierTransferError, SelectJobFailedError
-from airflow_glacier_select.s3_copy.manifests import parse_manifest
+from airflow_glacier_select.s3_copy.manifests import parse_manifest, select_output_location
 from airflow_glacier_select.s3_copy.s3_objects import read_text
 
 if TYPE_CHECKING:
@@ -53,13 +52,20 @@ class SelectResults:
 
 
 def read_select_results(
-    glacier_hook: GlacierJobsHook, s3_hook: S3Hook, vault_name: str, job_id: str
+    glacier_hook: GlacierJobsHook,
+    s3_hook: S3Hook,
+    vault_name: str,
+    job_id: str,
+    job_output_path: str | None = None,
 ) -> SelectResults:
     """The result object keys of a finished Select job, or :class:`SelectJobFailedError` quoting its errors.
 
     Glacier writes ``result_manifest.txt`` only when the query succeeded and
     ``error_manifest.txt`` (listing ``errors/*``) when it failed; success therefore needs the
-    first and not the second, whatever DescribeJob says.
+    first and not the second, whatever DescribeJob says. The objects are looked for where
+    Glacier says it wrote them (:func:`~airflow_glacier_select.s3_copy.manifests.select_output_location`);
+    ``job_output_path`` is InitiateJob's ``x-amz-job-output-path``, used when DescribeJob
+    gives no ``JobOutputPath``.
     """
     job = glacier_hook.get_job_description(vault_name, job_id)
     where = f"select job {job_id} in vault {vault_name}"
@@ -67,11 +73,7 @@ def read_select_results(
         raise GlacierTransferError(f"{where}: the job is a {job.job_type or job.action} job, not select")
     if job.in_progress:
         raise GlacierTransferError(f"{where} is still in progress; wait for it to finish first")
-    location = (job.output_location or {}).get("S3") or {}
-    bucket, prefix = location.get("BucketName"), location.get("Prefix")
-    if not bucket or not prefix:
-        raise GlacierTransferError(f"{where} reports no S3 output location")
-    base = job_output_prefix(prefix, job_id)
+    bucket, base = select_output_location(job, job_output_path, where)
     s3 = s3_hook.get_conn()
     errors = read_text(s3, bucket, base + "error_manifest.txt")
     if errors is not None:

@@ -35,8 +35,9 @@ from airflow_glacier_select.job_description import JobDescription
 from airflow_glacier_select.s3_copy.destination import S3ObjectSettings
 from airflow_glacier_select.s3_copy.engine import GlacierToS3Transfer, TransferResult, _Run, check_settings
 from airflow_glacier_select.s3_copy.errors import GlacierTransferError
+from airflow_glacier_select.s3_copy.expected import ExpectedOutput, expected_output
 from airflow_glacier_select.s3_copy.ledger import reconcile
-from airflow_glacier_select.s3_copy.plan import TransferPlan, check_transferable
+from airflow_glacier_select.s3_copy.plan import TransferPlan
 from airflow_glacier_select.s3_copy.progress import format_bytes
 from airflow_glacier_select.s3_copy.resume import ResumedUpload, open_or_resume
 from airflow_glacier_select.s3_copy.s3_objects import error_code
@@ -112,7 +113,7 @@ def plan_sharded_copy(
 ) -> list[dict[str, Any]]:
     """Open (or continue) the multipart upload and return one work item per shard (see the module)."""
     settings = check_settings(settings)
-    vault_name, job, plan, destination = transfer.prepare(
+    vault_name, job, expected, plan, destination = transfer.prepare(
         vault_name, job_id, bucket, key, collision=collision, archive_description=archive_description
     )
     common = ShardWork(
@@ -122,7 +123,7 @@ def plan_sharded_copy(
         destination.key,
         plan.total_size,
         plan.chunk_size,
-        job.sha256_tree_hash.lower() if job.sha256_tree_hash else None,
+        expected.tree_hash.lower() if expected.tree_hash else None,
         None,
         None,
     )
@@ -139,7 +140,7 @@ def plan_sharded_copy(
         )
         return [replace(common, result=result.to_dict()).to_dict()]
     cut = plan_shards(plan, shards)  # refused here, before anything is written
-    run = _Run(transfer, vault_name, job, plan, bucket, destination.key, settings)
+    run = _Run(transfer, vault_name, job, expected, plan, bucket, destination.key, settings, False)
     resumed = open_or_resume(run.store, plan, run.identity, run._create_upload, transfer.log)
     transfer.log.info(
         "Copying %s of job %s to s3://%s/%s as %d shard(s) of about %d part(s) of %s (upload %s)",
@@ -155,19 +156,24 @@ def plan_sharded_copy(
     return [replace(common, upload_id=resumed.upload_id, shard=shard.to_dict()).to_dict() for shard in cut]
 
 
-def _job_and_plan(transfer: GlacierToS3Transfer, work: ShardWork) -> tuple[JobDescription, TransferPlan]:
+def _job_and_plan(
+    transfer: GlacierToS3Transfer, work: ShardWork
+) -> tuple[JobDescription, ExpectedOutput, TransferPlan]:
     """The job as Glacier describes it now, checked against what the planning step saw."""
     job = transfer._describe(work.vault_name, work.job_id)
-    size = check_transferable(job, work.vault_name)
+    expected = expected_output(job, work.vault_name)
     plan = TransferPlan.build(work.total_size, work.chunk_size)
-    tree_hash = job.sha256_tree_hash.lower() if job.sha256_tree_hash else None
-    if (size, tree_hash) != (work.total_size, work.archive_tree_hash) or plan.chunk_size != work.chunk_size:
+    tree_hash = expected.tree_hash.lower() if expected.tree_hash else None
+    if (expected.size, tree_hash) != (
+        work.total_size,
+        work.archive_tree_hash,
+    ) or plan.chunk_size != work.chunk_size:
         raise GlacierTransferError(
-            f"job {work.job_id} in vault {work.vault_name} now reports {size} bytes and tree hash "
-            f"{tree_hash}, but the copy was planned for {work.total_size} bytes, tree hash "
+            f"job {work.job_id} in vault {work.vault_name} now reports {expected.size} bytes and tree "
+            f"hash {tree_hash}, but the copy was planned for {work.total_size} bytes, tree hash "
             f"{work.archive_tree_hash} in chunks of {work.chunk_size}"
         )
-    return job, plan
+    return job, expected, plan
 
 
 def copy_shard(transfer: GlacierToS3Transfer, item: object) -> dict[str, Any]:
@@ -176,9 +182,11 @@ def copy_shard(transfer: GlacierToS3Transfer, item: object) -> dict[str, Any]:
     shard = work.range_shard
     if work.upload_id is None or shard is None:
         return {"shard": None, "parts": 0, "bytes_fetched": 0, "bytes_reused": 0, "done_by_plan": True}
-    job, plan = _job_and_plan(transfer, work)
+    job, expected, plan = _job_and_plan(transfer, work)
     shard.check_against(plan)
-    run = _Run(transfer, work.vault_name, job, plan, work.bucket, work.key, S3ObjectSettings())
+    run = _Run(
+        transfer, work.vault_name, job, expected, plan, work.bucket, work.key, S3ObjectSettings(), False
+    )
     upload_record = run.store.read_upload(work.upload_id)
     part_numbers = range(shard.first_chunk + 1, shard.last_chunk + 2)
     records = run.store.read_parts(work.upload_id, part_numbers)
@@ -229,11 +237,13 @@ def finish_sharded_copy(transfer: GlacierToS3Transfer, items: object) -> Transfe
         assert work.result is not None
         return TransferResult(**{name: work.result[name] for name in TransferResult.__dataclass_fields__})
     started = time.monotonic()
-    job, plan = _job_and_plan(transfer, work)
-    done = transfer._destination(work.bucket, work.key, "skip_if_same", plan.total_size, job).existing_copy
+    job, expected, plan = _job_and_plan(transfer, work)
+    done = transfer._destination(work.bucket, work.key, "skip_if_same", expected).existing_copy
     if done is not None:  # completed by an earlier try of this step
         return _result(work, plan, done, started)
-    run = _Run(transfer, work.vault_name, job, plan, work.bucket, work.key, S3ObjectSettings())
+    run = _Run(
+        transfer, work.vault_name, job, expected, plan, work.bucket, work.key, S3ObjectSettings(), False
+    )
     upload_id = work.upload_id
     try:
         decision = run.store.decide(plan, run.identity, upload_id)
@@ -247,7 +257,7 @@ def finish_sharded_copy(transfer: GlacierToS3Transfer, items: object) -> Transfe
                 f"multipart upload {upload_id} of s3://{work.bucket}/{work.key} cannot be completed: {reason}"
             )
         parts = run._adopt(ResumedUpload(upload_id, dict(decision.reusable)))
-        verification = run.ledger.finish()
+        verification = run._finish()
         run._complete(upload_id, parts)
     except Exception:
         run._abort(upload_id)

@@ -30,8 +30,11 @@ from airflow_glacier_select.s3_copy.destination import S3ObjectSettings
 from airflow_glacier_select.s3_copy.engine import GlacierToS3Transfer
 from airflow_glacier_select.s3_copy.errors import (
     DestinationExistsError,
+    JobNotFoundError,
     JobOutputExpiredError,
+    OutputSizeMismatchError,
     SelectJobFailedError,
+    UnverifiedOutputError,
 )
 from airflow_glacier_select.s3_copy.plan import (
     DEFAULT_CHUNK_SIZE,
@@ -46,7 +49,14 @@ if TYPE_CHECKING:
 
 __all__ = ["FINAL_ERRORS", "GlacierJobOutputToS3Operator", "GlacierToS3BaseOperator", "job_id_of"]
 
-FINAL_ERRORS = (JobOutputExpiredError, DestinationExistsError, SelectJobFailedError)
+FINAL_ERRORS = (
+    JobNotFoundError,
+    JobOutputExpiredError,
+    DestinationExistsError,
+    OutputSizeMismatchError,
+    UnverifiedOutputError,
+    SelectJobFailedError,
+)
 """Failures no retry can mend: the task fails at once (``AirflowFailException``)."""
 
 
@@ -62,7 +72,11 @@ def job_id_of(value: object) -> str:
 
 
 class GlacierToS3BaseOperator(AwsBaseOperator[GlacierJobsHook]):
-    """Glacier hook from ``aws_conn_id``; S3 hook from ``dest_aws_conn_id`` (None: the same one)."""
+    """Glacier hook from ``aws_conn_id``; S3 hook from ``dest_aws_conn_id`` (None: the same one).
+
+    Both hooks take the operator's ``region_name``, ``verify`` and ``botocore_config``: a
+    vault and the bucket its output goes to are in the region the operator names.
+    """
 
     aws_hook_class = GlacierJobsHook
 
@@ -88,7 +102,9 @@ class GlacierToS3BaseOperator(AwsBaseOperator[GlacierJobsHook]):
     @property
     def s3_hook(self) -> S3Hook:
         conn_id = self.dest_aws_conn_id or self.aws_conn_id
-        return S3Hook(aws_conn_id=conn_id, verify=self.verify, config=self.botocore_config)
+        return S3Hook(
+            aws_conn_id=conn_id, region_name=self.region_name, verify=self.verify, config=self.botocore_config
+        )
 
 
 class GlacierJobOutputToS3Operator(GlacierToS3BaseOperator):
@@ -100,6 +116,12 @@ class GlacierJobOutputToS3Operator(GlacierToS3BaseOperator):
     object appears; any failure aborts the multipart upload. The object's
     ``x-amz-meta-sha256-tree-hash`` records the verified hash, so with the default
     ``collision="skip_if_same"`` a rerun finds the copy and downloads nothing.
+
+    The output's size is cross-checked between DescribeJob and every GetJobOutput answer;
+    when Glacier's figures disagree the task fails naming both, and nothing is written. A
+    copy no tree hash vouched for says so in the XCom value (``verification: size-only``), a
+    WARNING log line and the object's ``x-amz-meta-verification`` (``size-only`` rather than
+    ``tree-hash``); ``require_tree_hash=True`` refuses it instead.
 
     :param vault_name: the job's vault.
     :param job_id: the job id, or the XCom dict of a job operator (``retrieve.output``).
@@ -124,6 +146,8 @@ class GlacierJobOutputToS3Operator(GlacierToS3BaseOperator):
     :param retry_base_delay: seconds of backoff after a chunk's first failed attempt, doubling
         with each further one (default 1).
     :param retry_max_delay: the backoff's cap in seconds (default 30).
+    :param require_tree_hash: fail, writing nothing, when no tree hash from Glacier vouched
+        for the bytes (inventory output, or an endpoint that sends none). Default False.
     :param dest_aws_conn_id: connection for S3; None (default) uses ``aws_conn_id``.
     :param account_id: the vault owner's account id; ``-`` (default) is the credentials' account.
     """
@@ -162,6 +186,7 @@ class GlacierJobOutputToS3Operator(GlacierToS3BaseOperator):
         max_attempts: int = 5,
         retry_base_delay: float = 1.0,
         retry_max_delay: float = 30.0,
+        require_tree_hash: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -180,6 +205,9 @@ class GlacierJobOutputToS3Operator(GlacierToS3BaseOperator):
         self.retry = RetryPolicy(
             max_attempts=max_attempts, base_delay=retry_base_delay, max_delay=retry_max_delay
         )
+        if not isinstance(require_tree_hash, bool):
+            raise GlacierValidationError("require_tree_hash", require_tree_hash, "must be True or False")
+        self.require_tree_hash = require_tree_hash
 
     def object_settings(self) -> S3ObjectSettings:
         """The rendered encryption, storage class, tags and metadata, checked."""
@@ -210,6 +238,7 @@ class GlacierJobOutputToS3Operator(GlacierToS3BaseOperator):
                 collision=self.collision,
                 settings=settings,
                 archive_description=self.archive_description or None,
+                require_tree_hash=self.require_tree_hash,
             )
         except FINAL_ERRORS as error:
             raise AirflowFailException(str(error)) from error

@@ -84,6 +84,7 @@ PARSED_EXTRAS = [
     _extra(COPY, "concurrency", 0, "concurrency"),
     _extra(COPY, "max_attempts", 0, "max_attempts"),
     _extra(COPY, "retry_base_delay", -1.0, "base_delay"),
+    _extra(COPY, "require_tree_hash", "yes", "require_tree_hash"),
 ]
 TRIGGER_EXTRAS = [
     ("poll_interval", 0, "poll_interval"),
