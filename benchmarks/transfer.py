@@ -411,6 +411,9 @@ def main() -> None:
     sizes = [int(size) for size in args.sizes.split(",")]
     networks = [args.only] if args.only else ["loopback", "wan"]
     cases = plan_cases(args.quick, sizes, networks)
+    if args.cases:
+        wanted = set(args.cases.split(","))
+        cases = [case for case in cases if case["name"] in wanted]
     by_name = {case["name"]: case for case in cases}
     from airflow_glacier_select.testing.network import PRESETS
 
@@ -468,6 +471,7 @@ def main() -> None:
         "chunks",
         "verified",
         "MB/s",
+        "MB/s, workers up",
         "CPU s",
         "wall s",
         "peak RSS MB",
@@ -488,7 +492,6 @@ def main() -> None:
         )
         for name, r in results.items()
     ]
-    report(f"Transfer to S3, median of {args.runs}", headers, rows, headlines)
     networks_used = {name: PRESETS[name].to_dict() for name in PRESETS}
     save(
         args,
@@ -497,6 +500,7 @@ def main() -> None:
         headlines,
         {"planned": cases, "network": networks_used},
     )
+    report(f"Transfer to S3, median of {args.runs}", headers, rows, headlines)
 
 
 def _workers(case: dict[str, Any]) -> str:
@@ -508,6 +512,7 @@ def _extra_arguments() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
     return [
         (("--sizes",), {"default": "512,2048,8192", "help": "archive sizes in MiB (full runs)"}),
         (("--only",), {"choices": ["loopback", "wan"], "default": None, "help": "one network only"}),
+        (("--cases",), {"default": "", "help": "comma-separated case names to run (default: all)"}),
     ]
 
 
