@@ -152,7 +152,8 @@ def test_more_shards_than_parts_fails_the_plan_before_anything_is_written(
     dag_run = run_dag(sharded_dag(dag_folder, "sharded_too_many", glacier_connection, job_id, shards=7))
 
     assert str(dag_run.get_task_instance("sharded_copy.plan").state) == "failed"
-    assert str(dag_run.get_task_instance("sharded_copy.finish").state) == "upstream_failed"
+    # upstream_failed, or failed on Airflow 3.0 (all_done: it runs, and there is no plan to finish)
+    assert str(dag_run.get_task_instance("sharded_copy.finish").state) in {"upstream_failed", "failed"}
     assert leftovers(glacier_endpoint) == ([], [])
     assert glacier_endpoint.request_count("CreateMultipartUpload") == 0
     assert glacier_endpoint.request_count("GetJobOutput") == 0

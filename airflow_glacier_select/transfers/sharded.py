@@ -152,8 +152,8 @@ class GlacierCopyShardOperator(GlacierToS3BaseOperator):
 class GlacierShardedCopyFinishOperator(GlacierToS3BaseOperator):
     """Complete the sharded copy's upload once every part is proven, or abort it.
 
-    Runs when all shard tasks are done, whatever their state (``all_done_min_one_success``:
-    the planning step succeeded). Its XCom value is the same dict
+    Runs when all shard tasks are done, whatever their state (``all_done_min_one_success``,
+    on Airflow 3.0 ``all_done``). Its XCom value is the same dict
     ``GlacierJobOutputToS3Operator`` returns.
 
     :param plan: the planning step's XCom list (``plan.output``).
@@ -165,7 +165,7 @@ class GlacierShardedCopyFinishOperator(GlacierToS3BaseOperator):
     ui_color = "#e0eef7"
 
     def __init__(self, *, plan: Sequence[Mapping[str, Any]] | Any, **kwargs: Any) -> None:
-        kwargs.setdefault("trigger_rule", "all_done_min_one_success")
+        kwargs.setdefault("trigger_rule", _finish_trigger_rule())
         super().__init__(**kwargs)
         self.plan = plan
 
@@ -175,6 +175,20 @@ class GlacierShardedCopyFinishOperator(GlacierToS3BaseOperator):
             return finish_sharded_copy(transfer, self.plan).to_dict()
         except FINAL_ERRORS as error:
             raise AirflowFailException(str(error)) from error
+
+
+def _finish_trigger_rule() -> str:
+    """``all_done_min_one_success`` where Airflow has it (3.1+), else ``all_done`` (3.0).
+
+    Both run the finishing step once every shard is done, failed or not; the first also
+    skips it when the planning step itself failed (there is no upload to finish).
+    """
+    try:
+        from airflow.task.trigger_rule import TriggerRule
+    except ImportError:  # Airflow 3.0
+        from airflow.utils.trigger_rule import TriggerRule  # type: ignore[no-redef]
+    rules = {str(rule.value) for rule in TriggerRule}
+    return "all_done_min_one_success" if "all_done_min_one_success" in rules else "all_done"
 
 
 def sharded_copy(
