@@ -85,8 +85,15 @@ def children_cpu_seconds() -> float:
 # --- running cases in subprocesses -------------------------------------------------------------
 
 
-def arguments(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+def arguments(
+    description: str,
+    argv: Sequence[str] | None = None,
+    extra: Sequence[tuple[tuple[str, ...], dict[str, Any]]] = (),
+) -> argparse.Namespace:
+    """The options every benchmark takes, plus ``extra`` (``(flags, add_argument keywords)`` pairs)."""
     parser = argparse.ArgumentParser(description=description)
+    for flags, options in extra:
+        parser.add_argument(*flags, **options)
     parser.add_argument("--quick", action="store_true", help="tiny sizes and one run (CI smoke mode)")
     parser.add_argument("--runs", type=int, default=None, help="runs per case (default: 1 quick, 3 full)")
     parser.add_argument("--results-dir", type=Path, default=None, help="where to save the JSON")

@@ -97,7 +97,8 @@ def nested(name: str) -> st.SearchStrategy[Any]:
 _archive_size = st.integers(0, 64 * MIB)
 # Every constructor with a plausible strategy per argument: each value is valid on its own.
 # Rules relating arguments (date order, a byte range against the archive size, a KMS key
-# with AES256) are honoured by the PLAUSIBLE overrides below, so a plausible job is valid.
+# with AES256, a canned ACL with grants) are honoured by the PLAUSIBLE overrides below, so a
+# plausible job is valid.
 CONSTRUCTORS: dict[str, tuple[Callable[..., Any], dict[str, st.SearchStrategy[Any]]]] = {
     "CsvInput": (
         CsvInput,
@@ -234,7 +235,13 @@ def valid_inventory_retrievals(draw: st.DrawFn) -> InventoryRetrievalJob:
 
 
 PLAUSIBLE = {name: st.builds(build, **arguments) for name, (build, arguments) in CONSTRUCTORS.items()}
+_S3_ARGUMENTS = CONSTRUCTORS["S3OutputLocation"][1]
 PLAUSIBLE |= {
+    # A canned ACL or explicit grants, not both (S3 refuses the pair; so does the package).
+    "S3OutputLocation": st.one_of(
+        st.builds(S3OutputLocation, **(_S3_ARGUMENTS | {"access_control_list": st.just(())})),
+        st.builds(S3OutputLocation, **(_S3_ARGUMENTS | {"canned_acl": st.none()})),
+    ),
     "Encryption": valid_encryptions(),
     "archive-retrieval": valid_archive_retrievals(),
     "inventory-retrieval": valid_inventory_retrievals(),

@@ -9,7 +9,13 @@ archive (:mod:`.keys`) with the object settings and collision policy the caller 
 (:mod:`.destination`); failures are :mod:`.errors`. :mod:`.select_results` reads what a
 Select job wrote to S3, where :mod:`.manifests` says it is.
 
-``engine``, ``select_results`` and their helper ``s3_objects`` send requests (through the
-hooks); every other module is pure (no Airflow, no boto3), so its rules are tested without
-an endpoint. Nothing is re-exported here: importing a pure module never imports the engine.
+What a copy has uploaded and verified is kept in the destination bucket (:mod:`.ledger`,
+read and written by :mod:`.resume`), so a retry on any machine continues the multipart
+upload instead of starting over; :mod:`.shards` cuts a plan into range shards that
+:mod:`.sharded` copies as separate tasks into one upload.
+
+``engine``, ``resume``, ``sharded``, ``select_results`` and their helper ``s3_objects`` send
+requests (through the hooks); every other module is pure (no Airflow, no boto3), so its
+rules are tested without an endpoint. Nothing is re-exported here: importing a pure module
+never imports the engine.
 """

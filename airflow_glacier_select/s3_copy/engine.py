@@ -64,6 +64,7 @@ from airflow_glacier_select.s3_copy.keys import (
     render_key,
     suffixed_key,
 )
+from airflow_glacier_select.s3_copy.ledger import CopyIdentity, PartRecord
 from airflow_glacier_select.s3_copy.plan import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_CONCURRENCY,
@@ -73,6 +74,7 @@ from airflow_glacier_select.s3_copy.plan import (
     check_concurrency,
 )
 from airflow_glacier_select.s3_copy.progress import ProgressMeter, format_bytes
+from airflow_glacier_select.s3_copy.resume import LedgerStore, ResumedUpload, open_or_resume
 from airflow_glacier_select.s3_copy.retry import RetryPolicy
 from airflow_glacier_select.s3_copy.s3_objects import error_code, head_object
 from airflow_glacier_select.s3_copy.verification import VerificationLedger, VerificationResult
@@ -161,6 +163,14 @@ class _Destination:
     """A verified copy already at ``key``: nothing to transfer."""
 
 
+def check_settings(settings: S3ObjectSettings | None) -> S3ObjectSettings:
+    """The object settings to write with (defaults when None); anything else is refused."""
+    settings = settings if settings is not None else S3ObjectSettings()
+    if not isinstance(settings, S3ObjectSettings):
+        raise GlacierValidationError("settings", settings, "must be an S3ObjectSettings")
+    return settings
+
+
 class GlacierToS3Transfer:
     """Copies job output from Glacier into S3 through a bounded pool of chunk workers.
 
@@ -223,40 +233,20 @@ class GlacierToS3Transfer:
         reported as ``size-only`` (result, WARNING log line, object metadata); with
         ``require_tree_hash`` it is refused and nothing is written.
         """
-        vault_name = validate_vault_name(vault_name)
-        if not isinstance(job_id, str) or not job_id:
-            raise GlacierValidationError("job_id", job_id, "must be a non-empty string")
-        bucket = check_bucket_name(bucket, "bucket")
-        if key is not None:
-            key_template_fields(key)
-        collision = check_collision_policy(collision)
-        settings = settings if settings is not None else S3ObjectSettings()
-        if not isinstance(settings, S3ObjectSettings):
-            raise GlacierValidationError("settings", settings, "must be an S3ObjectSettings")
+        settings = check_settings(settings)
         if not isinstance(require_tree_hash, bool):
             raise GlacierValidationError("require_tree_hash", require_tree_hash, "must be True or False")
         started = time.monotonic()
-
-        job = self._describe(vault_name, job_id)
-        expected = expected_output(job, vault_name)
-        size = expected.size
-        if require_tree_hash and job.action == "InventoryRetrieval" and expected.tree_hash is None:
-            raise UnverifiedOutputError(
-                f"job {job_id} in vault {vault_name} is an inventory retrieval: Glacier gives no tree "
-                "hash for inventory output, and require_tree_hash is set; nothing was downloaded"
-            )
-        plan = TransferPlan.build(size, self.chunk_size)
-        if plan.chunk_size != self.chunk_size:
-            self.log.info(
-                "Chunk size raised from %s to %s to stay within S3's 10,000 parts",
-                format_bytes(self.chunk_size),
-                format_bytes(plan.chunk_size),
-            )
-        template = key if key is not None else default_key_template(job)
-        if archive_description is None and needs_archive_description(template):
-            archive_description = self._archive_description(vault_name, job, plan)
-        fields = key_fields_for_job(job, vault_name, archive_description)
-        destination = self._destination(bucket, render_key(template, fields), collision, expected)
+        vault_name, job, expected, plan, destination = self.prepare(
+            vault_name,
+            job_id,
+            bucket,
+            key,
+            collision=collision,
+            archive_description=archive_description,
+            require_tree_hash=require_tree_hash,
+        )
+        size = plan.total_size
         skipped = destination.existing_copy is not None
         if destination.existing_copy is not None:
             verification, chunks = destination.existing_copy, 0
@@ -319,6 +309,50 @@ class GlacierToS3Transfer:
             elapsed_seconds=time.monotonic() - started,
             skipped=skipped,
         )
+
+    def prepare(
+        self,
+        vault_name: str,
+        job_id: str,
+        bucket: str,
+        key: str | None,
+        *,
+        collision: str,
+        archive_description: str | None,
+        require_tree_hash: bool = False,
+    ) -> tuple[str, JobDescription, ExpectedOutput, TransferPlan, _Destination]:
+        """Check the arguments, then ask Glacier for the job and S3 for the key: nothing is written.
+
+        Returns the vault name as checked, the job, what its output must be, the plan and
+        where the copy goes (or the verified copy already there).
+        """
+        vault_name = validate_vault_name(vault_name)
+        if not isinstance(job_id, str) or not job_id:
+            raise GlacierValidationError("job_id", job_id, "must be a non-empty string")
+        bucket = check_bucket_name(bucket, "bucket")
+        if key is not None:
+            key_template_fields(key)
+        collision = check_collision_policy(collision)
+        job = self._describe(vault_name, job_id)
+        expected = expected_output(job, vault_name)
+        if require_tree_hash and job.action == "InventoryRetrieval" and expected.tree_hash is None:
+            raise UnverifiedOutputError(
+                f"job {job_id} in vault {vault_name} is an inventory retrieval: Glacier gives no tree "
+                "hash for inventory output, and require_tree_hash is set; nothing was downloaded"
+            )
+        plan = TransferPlan.build(expected.size, self.chunk_size)
+        if plan.chunk_size != self.chunk_size:
+            self.log.info(
+                "Chunk size raised from %s to %s to stay within S3's 10,000 parts",
+                format_bytes(self.chunk_size),
+                format_bytes(plan.chunk_size),
+            )
+        template = key if key is not None else default_key_template(job)
+        if archive_description is None and needs_archive_description(template):
+            archive_description = self._archive_description(vault_name, job, plan)
+        fields = key_fields_for_job(job, vault_name, archive_description)
+        destination = self._destination(bucket, render_key(template, fields), collision, expected)
+        return vault_name, job, expected, plan, destination
 
     # --- Glacier side ---------------------------------------------------------------------
 
@@ -448,6 +482,7 @@ class _Run:
         self.ledger = VerificationLedger(plan, expected.tree_hash)
         self.stop = threading.Event()
         self.progress = ProgressMeter(plan.total_size, interval=transfer.progress_interval)
+        self.store = LedgerStore(transfer.s3, bucket, key, transfer._with_retries)
 
     @property
     def log(self) -> TransferLog:
@@ -534,6 +569,7 @@ class _Run:
     # --- multipart --------------------------------------------------------------------------
 
     def _copy_part(self, upload_id: str, chunk: Chunk) -> tuple[Chunk, bytes, str | None, str]:
+        """Download, verify and upload one chunk, then record it in the ledger (durable at once)."""
         buffer, root, service_hash = self._download(chunk)
         response = self.transfer._with_retries(
             f"UploadPart {chunk.part_number}",
@@ -546,35 +582,27 @@ class _Run:
             ),
             self.stop,
         )
-        return chunk, root, service_hash, str(response["ETag"])
+        etag = str(response["ETag"])
+        record = PartRecord.for_chunk(chunk, root, etag, upload_id, self.identity, service_hash is not None)
+        self.store.write_part(record)
+        return chunk, root, service_hash, etag
 
-    def _abort_stale_uploads(self) -> None:
-        """Abort multipart uploads to this key left by an earlier attempt that was killed mid-copy.
+    # --- resumable multipart upload -----------------------------------------------------------
 
-        A dead worker cannot abort its upload, and S3 keeps (and bills) its parts until someone
-        does. This copy is about to write the same key, so any upload still open on it is
-        stale. Without the ListBucketMultipartUploads permission the check is skipped.
-        """
-        s3 = self.transfer.s3
-        try:
-            listed = s3.list_multipart_uploads(Bucket=self.bucket, Prefix=self.key)
-        except botocore.exceptions.ClientError as error:
-            self.log.warning(
-                "Could not list multipart uploads of s3://%s/%s (%s)", self.bucket, self.key, error
-            )
-            return
-        for upload in listed.get("Uploads", []):
-            if upload.get("Key") == self.key:
-                self.log.warning(
-                    "Aborting multipart upload %s of s3://%s/%s, left by an earlier attempt",
-                    upload["UploadId"],
-                    self.bucket,
-                    self.key,
-                )
-                self._abort(str(upload["UploadId"]))
+    @property
+    def identity(self) -> CopyIdentity:
+        """What an open upload's ledger must describe for this copy to continue it."""
+        return CopyIdentity(
+            vault_name=self.vault_name,
+            job_id=self.job.job_id,
+            bucket=self.bucket,
+            key=self.key,
+            total_size=self.plan.total_size,
+            chunk_size=self.plan.chunk_size,
+            archive_tree_hash=self.ledger.expected_tree_hash,
+        )
 
-    def _multipart(self) -> VerificationResult:
-        self._abort_stale_uploads()
+    def _create_upload(self) -> str:
         # The job's tree hash is known before the upload starts; the object only becomes
         # visible if the whole output matches it, so the metadata never vouches for bad bytes.
         created = self.transfer._with_retries(
@@ -583,27 +611,70 @@ class _Run:
                 Bucket=self.bucket, Key=self.key, **self.settings.extra_args(self.ledger.expected_tree_hash)
             ),
         )
-        upload_id = str(created["UploadId"])
-        try:
-            parts = self._run_pool(upload_id)
-            verification = self._finish()
-            listed = [{"PartNumber": number, "ETag": etag} for number, etag in sorted(parts.items())]
-            self.transfer._with_retries(
-                f"CompleteMultipartUpload s3://{self.bucket}/{self.key}",
-                lambda: self.transfer.s3.complete_multipart_upload(
-                    Bucket=self.bucket, Key=self.key, UploadId=upload_id, MultipartUpload={"Parts": listed}
-                ),
+        return str(created["UploadId"])
+
+    def _adopt(self, resumed: ResumedUpload) -> dict[int, str]:
+        """Count the parts an earlier attempt uploaded and verified as done: their ETags by part number."""
+        parts: dict[int, str] = {}
+        for index, record in sorted(resumed.reusable.items()):
+            chunk = self.plan.chunks[index]
+            self.ledger.record(
+                chunk, bytes.fromhex(record.tree_hash), record.tree_hash if record.service_checked else None
             )
-        except BaseException:
+            self.progress.advance(chunk.length)
+            parts[chunk.part_number] = record.etag
+        return parts
+
+    def _multipart(self) -> VerificationResult:
+        resumed = open_or_resume(self.store, self.plan, self.identity, self._create_upload, self.log)
+        upload_id = resumed.upload_id
+        try:
+            parts = self._adopt(resumed)
+            missing = [chunk for chunk in self.plan.chunks if chunk.index not in resumed.reusable]
+            parts.update(self.copy_parts(upload_id, missing))
+            verification = self._finish()
+            self._complete(upload_id, parts)
+        except Exception:
             self.stop.set()
             self._abort(upload_id)
             raise
+        except BaseException:
+            # Terminated (Airflow's AirflowTaskTerminated, SIGINT): not a failure of the copy.
+            # The upload and its ledger stay, and the task's retry continues from them.
+            self.stop.set()
+            self.log.warning(
+                "Copy to s3://%s/%s interrupted; multipart upload %s and its ledger are kept for a retry",
+                self.bucket,
+                self.key,
+                upload_id,
+            )
+            raise
+        self._drop_ledger(upload_id)
         return verification
 
-    def _run_pool(self, upload_id: str) -> dict[int, str]:
-        """Chunks through ``concurrency`` workers, never more in flight; first failure stops the rest."""
+    def _complete(self, upload_id: str, parts: dict[int, str]) -> None:
+        listed = [{"PartNumber": number, "ETag": etag} for number, etag in sorted(parts.items())]
+        self.transfer._with_retries(
+            f"CompleteMultipartUpload s3://{self.bucket}/{self.key}",
+            lambda: self.transfer.s3.complete_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=upload_id, MultipartUpload={"Parts": listed}
+            ),
+        )
+
+    def _drop_ledger(self, upload_id: str) -> None:
+        """The object is complete: its ledger has nothing left to vouch for."""
+        try:
+            self.store.delete(upload_id)
+        except Exception as error:  # the copy is done; a stray ledger object is only clutter
+            self.log.warning("Could not delete the ledger of upload %s (%s)", upload_id, error)
+
+    def copy_parts(self, upload_id: str, chunks: list[Chunk]) -> dict[int, str]:
+        """Chunks through ``concurrency`` workers, never more in flight; first failure stops the rest.
+
+        Returns the ETag of each part uploaded, by part number.
+        """
         parts: dict[int, str] = {}
-        waiting = iter(self.plan.chunks)
+        waiting = iter(chunks)
         pool = ThreadPoolExecutor(max_workers=self.transfer.concurrency, thread_name_prefix="glacier-chunk")
         pending: set[Future[tuple[Chunk, bytes, str | None, str]]] = set()
         try:
@@ -633,19 +704,6 @@ class _Run:
         return parts
 
     def _abort(self, upload_id: str) -> None:
-        """Abort so no part is kept (or billed); a failed abort is logged and never hides the cause."""
-        try:
-            self.transfer.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
-        except Exception as error:
-            self.log.error(
-                "Could not abort multipart upload %s of s3://%s/%s (%s); abort it by hand or with a "
-                "bucket lifecycle rule",
-                upload_id,
-                self.bucket,
-                self.key,
-                error,
-            )
-        else:
-            self.log.info(
-                "Aborted multipart upload of s3://%s/%s; nothing was written", self.bucket, self.key
-            )
+        """Abort so no part is kept (or billed), and drop the ledger; a failed abort is logged."""
+        self.store.abort(upload_id, self.log)
+        self.log.info("Aborted multipart upload of s3://%s/%s; nothing was written", self.bucket, self.key)

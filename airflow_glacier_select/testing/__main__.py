@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from airflow_glacier_select.testing.endpoint import LocalGlacierEndpoint
+from airflow_glacier_select.testing.network import parse_network_model
 from airflow_glacier_select.testing.state import parse_tier_delays
 
 
@@ -36,6 +37,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--storage-dir", default=None, help="where archive files go, created if absent (default: a temp dir)"
     )
+    parser.add_argument(
+        "--network",
+        default="",
+        metavar="MODEL",
+        help="latency and bandwidth caps: a preset (loopback, wan) and/or NAME=VALUE pairs, e.g. "
+        "'wan,s3_bandwidth=50e6' (glacier_latency, glacier_bandwidth, s3_latency, s3_bandwidth, "
+        "aggregate_bandwidth; seconds and bytes per second)",
+    )
     return parser.parse_args(argv)
 
 
@@ -43,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     try:
         delays = parse_tier_delays(",".join(args.tier_delay))
+        network = parse_network_model(args.network)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -62,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     with LocalGlacierEndpoint(
         args.host, args.port, tier_delays=delays, storage_dir=args.storage_dir
     ) as endpoint:
+        endpoint.set_network(network)
         print(f"Local Glacier endpoint ready at {endpoint.url}", flush=True)
         while not stop.wait(0.5):
             pass

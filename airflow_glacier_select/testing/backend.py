@@ -400,7 +400,8 @@ def backends_of(account_id: str) -> list[LocalGlacierBackend]:
 
 
 def install() -> None:
-    """Make moto build its Glacier app from this backend and these routes (idempotent)."""
+    """Make moto build its Glacier app from this backend and these routes, and complete S3 multipart
+    uploads without copying their parts (idempotent)."""
     backends = moto_glacier_models.glacier_backends
     if backends.backend is not LocalGlacierBackend:
         backends.clear()
@@ -409,6 +410,9 @@ def install() -> None:
 
         moto_glacier_urls.url_paths = routes.url_paths
         notifications.install(routes.url_paths)
+    from airflow_glacier_select.testing import s3_multipart
+
+    s3_multipart.install()
     if LocalGlacierBackend.select_runner is None:
         from airflow_glacier_select.testing.select_jobs import run_select_job
 

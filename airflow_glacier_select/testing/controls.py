@@ -23,6 +23,7 @@ from airflow_glacier_select.testing.backend import (
     forget_account,
 )
 from airflow_glacier_select.testing.errors import ServiceError
+from airflow_glacier_select.testing.network import NetworkModel, Pacer
 from airflow_glacier_select.testing.rules import check_description
 from airflow_glacier_select.testing.server import CONTROL_PREFIX, GlacierMiddleware
 from airflow_glacier_select.testing.state import EndpointState, check_delay, register, unregister
@@ -77,6 +78,10 @@ class Controls:
     def inject_fault(self, operation: str, kind: str, count: int = 1, **options: Any) -> None:
         self.state.faults.add(operation, kind, count, **options)
 
+    def set_network(self, model: NetworkModel) -> None:
+        """Latency and bandwidth caps from now on (``NetworkModel()``: loopback speed)."""
+        self.state.pacer = Pacer(model)
+
     def clear_faults(self) -> None:
         self.state.faults.clear()
 
@@ -102,6 +107,14 @@ class Controls:
     def reset_counts(self) -> None:
         with self.state.lock:
             self.state.counts.clear()
+            self.state.job_output_ranges.clear()
+
+    def job_output_ranges(self, job_id: str | None = None) -> list[tuple[int, int]]:
+        """(first, last) byte of every GetJobOutput body served (of ``job_id`` only, when given)."""
+        with self.state.lock:
+            return [
+                (first, last) for job, first, last in self.state.job_output_ranges if job_id in (None, job)
+            ]
 
     def reset(self) -> None:
         """Forget every vault, archive, job, bucket, fault, count and tier-delay change."""
@@ -169,8 +182,11 @@ def _dispatch(
             args["operation"], args["kind"], int(args.get("count", 1)), **args.get("options", {})
         ),
         ("DELETE", "faults"): controls.clear_faults,
+        ("POST", "network"): lambda: controls.set_network(NetworkModel.from_dict(args)),
+        ("GET", "network"): lambda: controls.state.network.to_dict(),
         ("GET", "requests"): lambda: controls.request_count(query.get("operation")),
         ("DELETE", "requests"): controls.reset_counts,
+        ("GET", "job-output-ranges"): lambda: controls.job_output_ranges(query.get("job_id")),
         ("POST", "reset"): controls.reset,
     }
     call = calls.get((method, action))

@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlencode
 
 from airflow_glacier_select.testing.controls import Controls, control_app
+from airflow_glacier_select.testing.network import NetworkModel
 from airflow_glacier_select.testing.server import CONTROL_PREFIX, EndpointServer, build_server
 from airflow_glacier_select.testing.state import EndpointState, register
 
@@ -147,6 +148,10 @@ class LocalGlacierEndpoint(_EndpointClients):
     def clear_faults(self) -> None:
         self.controls.clear_faults()
 
+    def set_network(self, model: NetworkModel) -> None:
+        """First-byte latency and bandwidth caps (:class:`NetworkModel`); ``NetworkModel()`` lifts them."""
+        self.controls.set_network(model)
+
     def put_archive(
         self,
         vault_name: str,
@@ -162,7 +167,12 @@ class LocalGlacierEndpoint(_EndpointClients):
         return self.controls.request_count(operation)
 
     def reset_counts(self) -> None:
+        """Zero the request counts and forget the GetJobOutput ranges served."""
         self.controls.reset_counts()
+
+    def job_output_ranges(self, job_id: str | None = None) -> list[tuple[int, int]]:
+        """(first, last) byte of each GetJobOutput body served since the last reset, in order."""
+        return self.controls.job_output_ranges(job_id)
 
     def reset(self) -> None:
         """Back to a fresh endpoint on the same URL: no vaults, buckets, faults or counts."""
@@ -237,6 +247,12 @@ class RemoteGlacierEndpoint(_EndpointClients):
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")
 
+    def set_network(self, model: NetworkModel) -> None:
+        self._call("POST", "network", model.to_dict())
+
+    def network(self) -> NetworkModel:
+        return NetworkModel.from_dict(self._call("GET", "network"))
+
     def put_archive(
         self,
         vault_name: str,
@@ -260,6 +276,10 @@ class RemoteGlacierEndpoint(_EndpointClients):
 
     def reset_counts(self) -> None:
         self._call("DELETE", "requests")
+
+    def job_output_ranges(self, job_id: str | None = None) -> list[tuple[int, int]]:
+        answer = self._call("GET", "job-output-ranges", query={"job_id": job_id} if job_id else None)
+        return [(int(first), int(last)) for first, last in answer]
 
     def reset(self) -> None:
         self._call("POST", "reset")

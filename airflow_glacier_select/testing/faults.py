@@ -41,7 +41,7 @@ _GLACIER_REFUSALS = {
     ),
 }
 BODY_FAULTS = ("reset", "truncate", "corrupt")
-_OPTIONS = {"at", "message"}
+_OPTIONS = {"after", "at", "message"}
 
 
 class ResetConnection(ConnectionResetError):
@@ -96,6 +96,9 @@ class FaultPlan:
         at = options.get("at")
         if at is not None and (not isinstance(at, int) or at < 0):
             raise ValueError(f"at: {at!r} must be a non-negative byte offset")
+        after = options.get("after", 0)
+        if not isinstance(after, int) or after < 0:
+            raise ValueError(f"after: {after!r} must be a non-negative number of requests")
         if not operation:
             raise ValueError("operation: must be an operation name or '*'")
         with self._lock:
@@ -106,6 +109,9 @@ class FaultPlan:
         with self._lock:
             for fault in self._faults:
                 if fault.operation in (operation, "*"):
+                    if fault.options.get("after", 0) > 0:  # let this request through untouched
+                        fault.options["after"] -= 1
+                        return None
                     fault.remaining -= 1
                     if fault.remaining == 0:
                         self._faults.remove(fault)

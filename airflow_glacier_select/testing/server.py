@@ -35,6 +35,7 @@ from airflow_glacier_select.testing.backend import backend_for, install
 from airflow_glacier_select.testing.errors import ServiceError, error_response
 from airflow_glacier_select.testing.faults import ERROR_FAULTS, Fault, ResetConnection, faulty_body
 from airflow_glacier_select.testing.job_output import slice_output
+from airflow_glacier_select.testing.network import PacedInput, Pacer
 from airflow_glacier_select.testing.state import EndpointState
 from airflow_glacier_select.testing.storage import StoredBody
 
@@ -149,6 +150,9 @@ class GlacierMiddleware:
         state = self.state
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = state.account_id
         service, region = credential_scope(environ)
+        if service == "s3" and state.pacer.capped("s3", "up") and environ.get("CONTENT_LENGTH"):
+            # Before routing, which may read the body: the upload is paced as it arrives.
+            environ["wsgi.input"] = PacedInput(environ["wsgi.input"], state.pacer, "s3")
         operation, params = operation_name(service, environ)
         state.count(operation)
         fault = state.faults.take(operation)
@@ -159,6 +163,9 @@ class GlacierMiddleware:
         if service == "glacier" and operation == "GetJobOutput":
             return self._job_output(environ, start_response, state, region, params, fault)
         moto_app = self.moto.app_for(service)
+        pacer = state.pacer
+        if service == "s3" and pacer.model.active:
+            return self._paced_s3(environ, start_response, moto_app, pacer, operation)
         if fault is None:
             return moto_app(environ, start_response)
         captured = _Captured(start_response)
@@ -181,11 +188,33 @@ class GlacierMiddleware:
             status, headers, body = error_response(error)
             start_response(_status_line(status), list(headers.items()))
             return [body]
+        state.log_job_output(params["jobId"], sliced.start, sliced.end - 1)
+        pacer = state.pacer
+        if pacer.model.active:
+            pacer.wait_first_byte("glacier")
         start_response(_status_line(sliced.status), list(sliced.headers.items()))
+        if fault is None and pacer.capped("glacier", "down"):
+            chunks = _file_chunks(output.body, sliced.file_offset, sliced.length)
+            return pacer.pace(chunks, "glacier", "down")
         if fault is None:
             return _sendfile(environ, output.body, sliced.file_offset, sliced.length)
         chunks = _file_chunks(output.body, sliced.file_offset, sliced.length)
         return self._abort_on_reset(environ, faulty_body(fault, chunks, sliced.length))
+
+    @staticmethod
+    def _paced_s3(
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        moto_app: WSGIApp,
+        pacer: Pacer,
+        operation: str,
+    ) -> Iterable[bytes]:
+        """S3 under the network model: first-byte latency, answer bodies paced (requests: see __call__)."""
+        pacer.wait_first_byte("s3")
+        answer = moto_app(environ, start_response)
+        if operation == "GetObject" and pacer.capped("s3", "down"):
+            return pacer.pace(answer, "s3", "down")
+        return answer
 
     @staticmethod
     def _abort_on_reset(environ: dict[str, Any], body: Iterator[bytes]) -> Iterator[bytes]:

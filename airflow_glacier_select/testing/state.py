@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from airflow_glacier_select.testing.faults import FaultPlan
+from airflow_glacier_select.testing.network import NetworkModel, Pacer, parse_network_model
 from airflow_glacier_select.testing.storage import ArchiveStore
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 TIER_DELAYS_ENV = "GLACIER_LOCAL_TIER_DELAYS"
+NETWORK_ENV = "GLACIER_LOCAL_NETWORK"
+"""A network model for every endpoint of the process, e.g. ``wan`` (see ``testing/network.py``)."""
 DEFAULT_TIER_DELAYS: Mapping[str, float] = {"Expedited": 0.5, "Standard": 1.0, "Bulk": 2.0, "Inventory": 1.0}
 """Seconds from InitiateJob to Succeeded; ``Inventory`` applies to inventory-retrieval jobs."""
 
@@ -78,8 +81,15 @@ class EndpointState:
     tier_delays: dict[str, float]
     faults: FaultPlan = field(default_factory=FaultPlan)
     counts: Counter[str] = field(default_factory=Counter)
+    job_output_ranges: list[tuple[str, int, int]] = field(default_factory=list)
+    """(job id, first byte, last byte) of every GetJobOutput answered with a body, in order."""
     lock: threading.RLock = field(default_factory=threading.RLock)
     expedited_capacity: bool = True  # False: every Expedited InitiateJob gets InsufficientCapacityException
+    pacer: Pacer = field(default_factory=lambda: Pacer(parse_network_model(os.environ.get(NETWORK_ENV, ""))))
+
+    @property
+    def network(self) -> NetworkModel:
+        return self.pacer.model
 
     @classmethod
     def create(
@@ -93,6 +103,10 @@ class EndpointState:
     def count(self, operation: str) -> None:
         with self.lock:
             self.counts[operation] += 1
+
+    def log_job_output(self, job_id: str, first: int, last: int) -> None:
+        with self.lock:
+            self.job_output_ranges.append((job_id, first, last))
 
 
 _STATES: dict[str, EndpointState] = {}

@@ -199,14 +199,18 @@ class GlacierJobOutputToS3Operator(GlacierToS3BaseOperator):
             raise GlacierValidationError("require_tree_hash", require_tree_hash, "must be True or False")
         self.require_tree_hash = require_tree_hash
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        settings = S3ObjectSettings(
+    def object_settings(self) -> S3ObjectSettings:
+        """The rendered encryption, storage class, tags and metadata, checked."""
+        return S3ObjectSettings(
             encryption=self.encryption or None,
             kms_key_id=self.kms_key_id or None,
             storage_class=self.storage_class or None,
             tags=self.tags or None,
             metadata=self.metadata or None,
         )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings = self.object_settings()
         transfer = GlacierToS3Transfer(
             self.hook,
             self.s3_hook,

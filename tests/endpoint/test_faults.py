@@ -36,6 +36,17 @@ def test_throttle_for_the_next_n_calls_then_normal(glacier_endpoint: LocalGlacie
     assert glacier_endpoint.request_count("DescribeVault") == 3
 
 
+def test_a_fault_after_n_requests_lets_those_through_first(glacier_endpoint: LocalGlacierEndpoint) -> None:
+    glacier_endpoint.client().create_vault(vaultName="v")
+    glacier = glacier_endpoint.client(config=NO_RETRIES)
+    glacier_endpoint.inject_fault("DescribeVault", "http500", count=1, after=2)
+    assert [glacier.describe_vault(vaultName="v")["VaultName"] for _ in range(2)] == ["v", "v"]
+    with pytest.raises(ClientError) as raised:
+        glacier.describe_vault(vaultName="v")
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert glacier.describe_vault(vaultName="v")["VaultName"] == "v"
+
+
 def test_default_retries_ride_out_a_throttle(glacier_endpoint: LocalGlacierEndpoint) -> None:
     glacier_endpoint.client().create_vault(vaultName="v")
     glacier_endpoint.inject_fault("ListVaults", "throttle", count=2)
@@ -125,7 +136,8 @@ def test_clear_faults(glacier_endpoint: LocalGlacierEndpoint) -> None:
     [
         (("ListVaults", "explode"), {}, "kind"),
         (("ListVaults", "throttle", 0), {}, "count"),
-        (("ListVaults", "reset"), {"after": 3}, "options"),
+        (("ListVaults", "reset"), {"before": 3}, "options"),
+        (("ListVaults", "reset"), {"after": -1}, "after"),
         (("ListVaults", "reset"), {"at": -1}, "at"),
     ],
 )

@@ -10,13 +10,13 @@ keeps InProgress for a while.
 
 from __future__ import annotations
 
-import json
 import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from airflow_connection import glacier_connection_env
 
 from airflow_glacier_select.demo.standalone import AirflowProcesses
 
@@ -56,17 +56,6 @@ DAG_FILE = textwrap.dedent(
 )
 
 
-def _connection_env(endpoint_url: str) -> dict[str, str]:
-    # Fake keys: the local endpoint accepts any signature. Nothing here is a real secret.
-    connection = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": endpoint_url, "region_name": "us-east-1"},
-    }
-    return {"AIRFLOW_CONN_GLACIER_LOCAL": json.dumps(connection)}
-
-
 def test_sensor_defers_to_the_triggerer_process(glacier_endpoint, tmp_path: Path) -> None:
     archive_id = glacier_endpoint.put_archive(VAULT, b"deferred wait " * 1000, description="deferral")
     glacier_endpoint.set_tier_delay("Standard", 3600)  # stays InProgress until the test completes it
@@ -79,7 +68,7 @@ def test_sensor_defers_to_the_triggerer_process(glacier_endpoint, tmp_path: Path
     dags.mkdir()
     (dags / f"{DAG_ID}.py").write_text(DAG_FILE)
 
-    with AirflowProcesses(tmp_path / "home", dags, _connection_env(glacier_endpoint.url)) as airflow:
+    with AirflowProcesses(tmp_path / "home", dags, glacier_connection_env(glacier_endpoint.url)) as airflow:
         airflow.start(timeout=300)
         airflow.wait_for_dags([DAG_ID], timeout=300)
         glacier_endpoint.reset_counts()

@@ -24,24 +24,35 @@ owner = getattr(importlib.import_module(module_name), owner_name)
 original = getattr(owner, method_name)
 
 
+calls = []
+
+
 def then_die(*args, **kwargs):
-    original(*args, **kwargs)
-    os._exit({code})
+    result = original(*args, **kwargs)
+    calls.append(1)
+    if len(calls) >= {after_calls}:
+        os._exit({code})
+    return result
 
 
 setattr(owner, method_name, then_die)
 """
 
 
-def run_until_killed(target: str, program: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``program`` (Python source) in a new process that dies right after ``target`` returns.
+def run_until_killed(
+    target: str, program: str, tmp_path: Path, after_calls: int = 1
+) -> subprocess.CompletedProcess[str]:
+    """Run ``program`` (Python source) in a new process that dies right after ``target`` returns
+    for the ``after_calls``-th time (from any thread).
 
     ``target`` is ``module:Class.method``. The process inherits this one's environment (the
     test's AIRFLOW_HOME, connections and dags folder). Asserts that it did die there.
     """
     script = tmp_path / "killed_worker.py"
     tests = str(Path(__file__).resolve().parents[1])
-    script.write_text(_RUNNER.format(tests=tests, target=target, code=EXIT_CODE) + program)
+    script.write_text(
+        _RUNNER.format(tests=tests, target=target, code=EXIT_CODE, after_calls=after_calls) + program
+    )
     finished = subprocess.run(
         [sys.executable, str(script)],
         capture_output=True,
