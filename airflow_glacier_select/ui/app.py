@@ -1,0 +1,162 @@
+"""The FastAPI app behind ``/glacier``: two read-only pages, only for signed-in Airflow users.
+
+Authentication is Airflow's own: :func:`airflow.api_fastapi.core_api.security.get_user`
+reads the JWT the UI holds (its cookie, so the page works inside the UI's iframe) or an
+``Authorization: Bearer`` token, and the auth manager must allow the user to read
+connections, since the page shows what each ``aws`` connection can see. Anything else
+gets 401 or 403 before a single AWS request is made.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from airflow_glacier_select.ui import render
+from airflow_glacier_select.ui.vaults import (
+    MigrationStatus,
+    VaultReader,
+    ViewError,
+    aws_connection_ids,
+    migration_status,
+)
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def _airflow_user_dependency() -> Callable[..., Any]:
+    # Imported here, not at module level: this module is imported only by the API server.
+    from airflow.api_fastapi.core_api.security import get_user
+
+    return get_user
+
+
+def _may_read_connections(user: Any) -> None:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    if not get_auth_manager().is_authorized_connection(method="GET", user=user):
+        raise HTTPException(status_code=403, detail="Reading connections is not allowed for this user")
+
+
+def _message(value: Callable[[], Any]) -> Any:
+    """``value()``, or the :class:`ViewError` message to show in its place."""
+    try:
+        return value()
+    except ViewError as error:
+        return str(error)
+
+
+def _known_connection(conn_id: str) -> str:
+    if conn_id not in aws_connection_ids():
+        raise HTTPException(status_code=404, detail=f"{conn_id!r} is not an aws connection known to Airflow")
+    return conn_id
+
+
+def _vault_entry(reader: VaultReader, vault: dict[str, Any]) -> dict[str, Any]:
+    name = vault.get("VaultName", "")
+    return {
+        "vault": vault,
+        "counts": _message(lambda: reader.status_counts(name)),
+        "migration": migration_status(reader, name),
+    }
+
+
+def _connection_overview(conn_id: str, vault_marker: str | None) -> dict[str, Any]:
+    reader = VaultReader(conn_id)
+    try:
+        listing = reader.list_vaults(marker=vault_marker)
+    except ViewError as error:
+        return {"conn_id": conn_id, "error": str(error)}
+    return {
+        "conn_id": conn_id,
+        "vaults": [_vault_entry(reader, vault) for vault in listing.vaults],
+        "next_marker": listing.next_marker,
+    }
+
+
+def create_app() -> FastAPI:
+    """The app the plugin mounts at ``/glacier``."""
+    user_dependency = Depends(_airflow_user_dependency())
+    app = FastAPI(
+        title="Glacier view",
+        description="Read-only view of Glacier vaults, jobs and migrations per aws connection",
+        dependencies=[Depends(_may_read_connections_of_user(user_dependency))],
+    )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> HTMLResponse:
+        title = {401: "Sign in to Airflow first", 403: "Not allowed", 404: "Not found"}.get(
+            error.status_code, "Glacier view"
+        )
+        message = str(error.detail)
+        if error.status_code == 401:
+            message += ". Open Airflow, sign in, then open Glacier from its menu."
+        return HTMLResponse(
+            render.error_page(title, message, error.status_code), status_code=error.status_code
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> HTMLResponse:
+        log.exception("Glacier view failed on %s", request.url.path)
+        return HTMLResponse(
+            render.error_page(
+                "Glacier view",
+                f"The page could not be built ({type(error).__name__}); see the API server log.",
+                500,
+            ),
+            status_code=500,
+        )
+
+    @app.get("/", response_class=HTMLResponse)
+    def overview(
+        conn_id: Annotated[str | None, Query(max_length=250)] = None,
+        vault_marker: Annotated[str | None, Query(max_length=1000)] = None,
+    ) -> HTMLResponse:
+        """Every aws connection's vaults (or one connection's, from ``vault_marker`` on)."""
+        conn_ids = [_known_connection(conn_id)] if conn_id else aws_connection_ids()
+        connections = [_connection_overview(c, vault_marker if conn_id else None) for c in conn_ids]
+        return HTMLResponse(render.overview_page(connections))
+
+    @app.get("/vault", response_class=HTMLResponse)
+    def vault(
+        conn_id: Annotated[str, Query(max_length=250)],
+        vault: Annotated[str, Query(max_length=255)],
+        status: Annotated[str | None, Query(max_length=20)] = None,
+        marker: Annotated[str | None, Query(max_length=1000)] = None,
+    ) -> HTMLResponse:
+        """One vault: one ListJobs page (``marker`` continues where the last page ended)."""
+        reader = VaultReader(_known_connection(conn_id))
+        description = _message(lambda: reader.describe_vault(vault))
+        missing = isinstance(description, str)
+        page = render.vault_page(
+            conn_id,
+            vault,
+            vault=description,
+            # An unknown vault answers every call the same way: ask (and say) it once.
+            counts="" if missing else _message(lambda: reader.status_counts(vault)),
+            jobs="" if missing else _message(lambda: reader.job_page(vault, marker, status or None)),
+            migration=MigrationStatus() if missing else migration_status(reader, vault),
+            statuscode=status or None,
+            marker=marker,
+        )
+        return HTMLResponse(page, status_code=404 if _is_not_found(description) else 200)
+
+    return app
+
+
+def _may_read_connections_of_user(user_dependency: Any) -> Callable[..., Any]:
+    async def check(user: Any = user_dependency) -> None:
+        _may_read_connections(user)
+
+    return check
+
+
+def _is_not_found(description: object) -> bool:
+    return isinstance(description, str) and "ResourceNotFoundException" in description
