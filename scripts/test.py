@@ -94,6 +94,8 @@ def main() -> int:
     args = parser.parse_args()
     versions = args.airflow or list(AIRFLOW_VERSIONS)
     uv = find_uv()
+    # Chromium for the Glacier view's browser test (installed with apt-get when missing and possible).
+    run([sys.executable, str(ROOT / "scripts" / "browser.py")])
     started = time.monotonic()
     for index, version in enumerate(versions):
         print(f"=== Airflow {version} ===", flush=True)
