@@ -12,7 +12,6 @@ Set ``GLACIER_UI_SCREENSHOT=<path>`` to keep a screenshot of the vault page (REA
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -26,21 +25,8 @@ from .conftest import REPORTS_BUCKET, REPORTS_PREFIX, put_report, seed_jobs
 pytestmark = [pytest.mark.processes, pytest.mark.slow, pytest.mark.timeout(900)]
 
 VAULT = "photo-archive"
+REPORTS_ENV = {"AIRFLOW__GLACIER_SELECT__UI_MIGRATION_REPORTS": f"s3://{REPORTS_BUCKET}/{REPORTS_PREFIX}"}
 TIMEOUT_MS = 60_000
-
-
-def _environment(endpoint_url: str) -> dict[str, str]:
-    # Fake keys: the local endpoint accepts any signature. Nothing here is a real secret.
-    connection = {
-        "conn_type": "aws",
-        "login": "testing",
-        "password": "testing",
-        "extra": {"endpoint_url": endpoint_url, "region_name": "us-east-1"},
-    }
-    return {
-        "AIRFLOW_CONN_GLACIER_LOCAL": json.dumps(connection),
-        "AIRFLOW__GLACIER_SELECT__UI_MIGRATION_REPORTS": f"s3://{REPORTS_BUCKET}/{REPORTS_PREFIX}",
-    }
 
 
 def _migration_report(run_id: str, copied_gib: int, in_s3_before_gib: int) -> dict[str, object]:
@@ -57,7 +43,11 @@ def _migration_report(run_id: str, copied_gib: int, in_s3_before_gib: int) -> di
     }
 
 
-def test_sign_in_open_glacier_and_see_a_job_finish(glacier_endpoint, tmp_path: Path) -> None:
+def test_sign_in_open_glacier_and_see_a_job_finish(
+    glacier_endpoint, glacier_connection, tmp_path: Path
+) -> None:
+    """``glacier_connection`` puts the connection in this process's environment, which the
+    Airflow processes inherit."""
     from playwright.sync_api import expect
 
     running = seed_jobs(glacier_endpoint, VAULT, 3)
@@ -70,7 +60,7 @@ def test_sign_in_open_glacier_and_see_a_job_finish(glacier_endpoint, tmp_path: P
     dags.mkdir()
 
     with (
-        SignedUpAirflow(tmp_path / "home", dags, _environment(glacier_endpoint.url)) as airflow,
+        SignedUpAirflow(tmp_path / "home", dags, REPORTS_ENV) as airflow,
         chromium() as browser,
     ):
         airflow.start(timeout=300)
@@ -97,7 +87,7 @@ def test_sign_in_open_glacier_and_see_a_job_finish(glacier_endpoint, tmp_path: P
         page.get_by_role("link", name="Glacier").click()
         page.wait_for_url(re.compile(r".*/plugin/glacier$"))
         view = page.frame_locator("iframe")
-        expect(view.locator("h2", has_text="glacier_local")).to_be_visible()
+        expect(view.locator("h2", has_text=glacier_connection)).to_be_visible()
         vault_row = view.locator("tr", has=view.get_by_role("link", name=VAULT, exact=True))
         expect(vault_row.locator("td.InProgress")).to_have_text("3")
         expect(vault_row.locator("td.Succeeded")).to_have_text("1")
