@@ -9,6 +9,7 @@ gets 401 or 403 before a single AWS request is made.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -26,7 +27,7 @@ from airflow_glacier_select.ui.vaults import (
     migration_status,
 )
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "ui_sign_in_reaches_plugins"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,13 @@ def _airflow_user_dependency() -> Callable[..., Any]:
     from airflow.api_fastapi.core_api.security import get_user
 
     return get_user
+
+
+def ui_sign_in_reaches_plugins() -> bool:
+    """Whether Airflow's ``get_user`` reads the UI's cookie (Airflow 3.1+), so a signed-in browser
+    can open the page. Airflow 3.0's reads only the ``Authorization`` header, and its UI keeps
+    the token in local storage, out of reach of a plugin page."""
+    return "request" in inspect.signature(_airflow_user_dependency()).parameters
 
 
 def _may_read_connections(user: Any) -> None:
@@ -97,7 +105,12 @@ def create_app() -> FastAPI:
         )
         message = str(error.detail)
         if error.status_code == 401:
-            message += ". Open Airflow, sign in, then open Glacier from its menu."
+            message += (
+                ". Open Airflow, sign in, then open Glacier from its menu."
+                if ui_sign_in_reaches_plugins()
+                else ". This Airflow (3.0) does not share its UI sign-in with plugin pages: send an "
+                "'Authorization: Bearer <token>' header (POST /auth/token gives one), or use Airflow 3.1+."
+            )
         return HTMLResponse(
             render.error_page(title, message, error.status_code), status_code=error.status_code
         )

@@ -28,6 +28,8 @@ def airflow_api(airflow_db: None) -> Iterator[Any]:  # noqa: F811
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
         env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,viewer:viewer")
+        # Airflow 3.0 signs tokens with ``iss`` unset unless configured, which PyJWT refuses.
+        env.setenv("AIRFLOW__API_AUTH__JWT_ISSUER", "airflow-glacier-select-tests")
         env.setenv("AIRFLOW__GLACIER_SELECT__UI_MIGRATION_REPORTS", f"s3://{REPORTS_BUCKET}/{REPORTS_PREFIX}")
         from airflow.api_fastapi.app import create_app, purge_cached_app
 
@@ -53,12 +55,19 @@ def anonymous(airflow_api: Any) -> Any:
 
 @pytest.fixture
 def signed_in(airflow_api: Any) -> Any:
-    """A client carrying the admin's JWT in the cookie the Airflow UI sets after login."""
+    """A client carrying the admin's JWT where a signed-in browser carries it: in the cookie the
+    Airflow UI sets (3.1+), else (3.0) in the Authorization header, the only place 3.0 reads."""
     from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
     from fastapi.testclient import TestClient
 
+    from airflow_glacier_select.ui.app import ui_sign_in_reaches_plugins
+
     client = TestClient(airflow_api, raise_server_exceptions=False)
-    client.cookies.set(COOKIE_NAME_JWT_TOKEN, _token("admin", "ADMIN"))
+    token = _token("admin", "ADMIN")
+    if ui_sign_in_reaches_plugins():
+        client.cookies.set(COOKIE_NAME_JWT_TOKEN, token)
+    else:
+        client.headers["Authorization"] = f"Bearer {token}"
     return client
 
 

@@ -19,10 +19,21 @@ from pathlib import Path
 
 import pytest
 
+from airflow_glacier_select.ui.app import ui_sign_in_reaches_plugins
+
 from .browser import USERNAME, SignedUpAirflow, chromium
 from .conftest import REPORTS_BUCKET, REPORTS_PREFIX, put_report, seed_jobs
 
-pytestmark = [pytest.mark.processes, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.processes,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(
+        not ui_sign_in_reaches_plugins(),
+        reason="Airflow 3.0's UI has no plugin views and keeps its sign-in from plugin pages; "
+        "tests/ui/test_view.py covers the page there with a Bearer token",
+    ),
+]
 
 VAULT = "photo-archive"
 REPORTS_ENV = {"AIRFLOW__GLACIER_SELECT__UI_MIGRATION_REPORTS": f"s3://{REPORTS_BUCKET}/{REPORTS_PREFIX}"}

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from airflow_glacier_select.ui.app import ui_sign_in_reaches_plugins
+
 from .conftest import put_report, seed_jobs
 
 VAULT = "photos"
@@ -41,6 +43,7 @@ def test_anonymous_request_is_refused_before_any_aws_request(anonymous, glacier_
         response = anonymous.get(path)
         assert response.status_code == 401, path
         assert "Sign in to Airflow first" in response.text
+        assert ("open Glacier from its menu" in response.text) == ui_sign_in_reaches_plugins()
         assert VAULT not in response.text
 
     assert glacier_endpoint.request_count() == 0
@@ -62,10 +65,16 @@ def test_user_who_may_not_read_connections_is_refused(
     assert glacier_endpoint.request_count() == 0
 
 
-def test_plugin_registers_the_navigation_item(signed_in):
-    """Airflow 3.1+ lists external views in /api/v2/plugins; the UI builds its navigation from it."""
+def test_plugin_registers_the_page_and_the_navigation_item(signed_in):
+    """Airflow lists plugins in /api/v2/plugins; 3.1+ builds its navigation from their external views."""
+    from airflow.plugins_manager import AirflowPlugin
+
     plugins = signed_in.get("/api/v2/plugins").json()["plugins"]
     ours = next(plugin for plugin in plugins if plugin["name"] == "glacier_select")
+    assert [app["url_prefix"] for app in ours["fastapi_apps"]] == ["/glacier"]
+    if "external_views" not in ours:
+        assert not hasattr(AirflowPlugin, "external_views")  # Airflow 3.0: no plugin views in its UI
+        return
     (view,) = ours["external_views"]
     assert view["name"] == "Glacier"
     assert view["href"] == "/glacier/"
