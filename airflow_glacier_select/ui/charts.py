@@ -45,29 +45,43 @@ def progress_bar(report: MigrationReport, width: int = 480) -> str:
     )
 
 
-def history_chart(reports: list[MigrationReport], width: int = 480, height: int = 120) -> str:
-    """Bytes in S3 after each run (oldest left), against the vault's inventory size."""
+def _run_label(run_id: str) -> str:
+    """``scheduled__2026-11-21T00:00:00+00:00`` -> ``2026-11-21``; other run ids shortened."""
+    _, _, rest = run_id.partition("__")
+    return (rest or run_id)[:10]
+
+
+def history_chart(reports: list[MigrationReport], width: int = 480, height: int = 140) -> str:
+    """Bytes in S3 after each run (oldest left, percent of the vault above each bar), against the
+    vault's inventory size (dashed line)."""
     if not reports:
         return ""
     runs = list(reversed(reports))
-    top = max(max(r.inventory.bytes, r.in_s3_bytes) for r in runs) or 1
+    top, bottom = 18, height - 18  # room for the vault-size label above and run labels below
+    largest = max(max(r.inventory.bytes, r.in_s3_bytes) for r in runs) or 1
     slot = width / len(runs)
-    bars = []
+    bar = min(slot * 0.7, 60)
+    parts = []
     for i, report in enumerate(runs):
-        h = (height - 20) * report.in_s3_bytes / top
-        x = i * slot + slot * 0.15
-        bars.append(
-            f'<rect x="{x:.1f}" y="{height - 20 - h:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" '
+        h = (bottom - top) * report.in_s3_bytes / largest
+        centre = i * slot + slot / 2
+        share = 100 * report.in_s3_bytes / (report.inventory.bytes or 1)
+        parts.append(
+            f'<rect x="{centre - bar / 2:.1f}" y="{bottom - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
             f'fill="{_COLOURS["in S3"]}"><title>{escape(report.run_id)}: '
-            f"{escape(format_bytes(report.in_s3_bytes))}"
-            f" of {escape(format_bytes(report.inventory.bytes))} in S3</title></rect>"
+            f"{escape(format_bytes(report.in_s3_bytes))} of {escape(format_bytes(report.inventory.bytes))} "
+            f"in S3</title></rect>"
+            f'<text x="{centre:.1f}" y="{bottom - h - 3:.1f}" font-size="10" text-anchor="middle">'
+            f"{share:.0f}%</text>"
+            f'<text x="{centre:.1f}" y="{height - 4}" font-size="10" text-anchor="middle">'
+            f"{escape(_run_label(report.run_id))}</text>"
         )
-    inventory_y = height - 20 - (height - 20) * runs[-1].inventory.bytes / top
+    inventory_y = bottom - (bottom - top) * runs[-1].inventory.bytes / largest
     return (
         f'<svg class="chart" role="img" aria-label="bytes in S3 per run" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">{"".join(bars)}'
+        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
         f'<line x1="0" x2="{width}" y1="{inventory_y:.1f}" y2="{inventory_y:.1f}" stroke="#455a64" '
-        f'stroke-dasharray="4 3"/><text x="4" y="{max(inventory_y - 4, 10):.1f}" font-size="11">vault size '
-        f"{escape(format_bytes(runs[-1].inventory.bytes))}</text>"
-        f'<text x="4" y="{height - 4}" font-size="11">last {len(runs)} run(s), oldest first</text></svg>'
+        f'stroke-dasharray="4 3"/><text x="{width - 4}" y="{inventory_y - 4:.1f}" font-size="11" '
+        f'text-anchor="end">vault size {escape(format_bytes(runs[-1].inventory.bytes))}</text>'
+        f"{''.join(parts)}</svg>"
     )

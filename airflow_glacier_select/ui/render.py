@@ -292,7 +292,10 @@ def _migration_section(status: MigrationStatus) -> str:
         "</tbody></table>"
     )
     parts.append(progress_bar(latest))
-    parts.append("<h3>Recent runs</h3>" + history_chart([report for _, report in status.reports]))
+    parts.append(
+        f"<h3>Bytes in S3 after each of the last {len(status.reports)} run(s)</h3>"
+        + history_chart([report for _, report in status.reports])
+    )
     return "".join(parts)
 
 

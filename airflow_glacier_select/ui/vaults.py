@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -147,22 +148,26 @@ class VaultReader:
 
     def __init__(self, conn_id: str) -> None:
         self.conn_id = conn_id
+        self._lock = threading.Lock()  # the overview reads vaults in parallel; clients are thread-safe
         self._hook: GlacierJobsHook | None = None
         self._glacier: Any = None
         self._s3: Any = None
 
     def _glacier_client(self) -> tuple[GlacierJobsHook, Any]:
-        if self._hook is None:
-            self._hook = GlacierJobsHook(aws_conn_id=self.conn_id, config=_UI_CLIENT_CONFIG)
-            self._glacier = self._hook.get_conn()
-        return self._hook, self._glacier
+        with self._lock:
+            if self._hook is None:
+                hook = GlacierJobsHook(aws_conn_id=self.conn_id, config=_UI_CLIENT_CONFIG)
+                self._glacier = hook.get_conn()
+                self._hook = hook
+            return self._hook, self._glacier
 
     def s3_client(self) -> Any:
-        if self._s3 is None:
-            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        with self._lock:
+            if self._s3 is None:
+                from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-            self._s3 = S3Hook(aws_conn_id=self.conn_id, config=_UI_CLIENT_CONFIG).get_conn()
-        return self._s3
+                self._s3 = S3Hook(aws_conn_id=self.conn_id, config=_UI_CLIENT_CONFIG).get_conn()
+            return self._s3
 
     def list_vaults(self, marker: str | None = None, limit: int = 50) -> VaultListing:
         """One ListVaults page of the connection's account and region."""
@@ -266,30 +271,41 @@ class MigrationStatus:
         return self.reports[0][1] if self.reports else None
 
 
-def migration_status(reader: VaultReader, vault_name: str) -> MigrationStatus:
-    """The newest reports of ``vault_name`` in every configured location (one listing each)."""
-    conn_id = reader.conn_id
+def migration_status(reader: VaultReader, vault_name: str, history: int = HISTORY_RUNS) -> MigrationStatus:
+    """The newest ``history`` reports of ``vault_name`` across every configured location.
+
+    The listing reads keys only (1,000 runs per request), so the newest run is found however
+    long the migration has been going; only the ``history`` newest bodies are read.
+    """
     status = MigrationStatus()
+    found: list[tuple[Any, str, str]] = []  # (LastModified, key, bucket)
     for bucket, prefix in report_locations():
         where = f"s3://{bucket}/{report_prefix(prefix, vault_name)}"
         try:
-            with _asking(f"Reading migration reports under {where}", conn_id):
-                s3 = reader.s3_client()
-                listing = s3.list_objects_v2(Bucket=bucket, Prefix=report_prefix(prefix, vault_name))
+            with _asking(f"Listing migration reports under {where}", reader.conn_id):
+                pages = (
+                    reader.s3_client()
+                    .get_paginator("list_objects_v2")
+                    .paginate(Bucket=bucket, Prefix=report_prefix(prefix, vault_name))
+                )
+                found += [
+                    (item["LastModified"], item["Key"], bucket)
+                    for page in pages
+                    for item in page.get("Contents", [])
+                    if item["Key"].endswith("/" + REPORT_NAME)
+                ]
         except ViewError as error:
             status.problems.append(str(error))
-            continue
-        objects = [item for item in listing.get("Contents", []) if item["Key"].endswith("/" + REPORT_NAME)]
-        # Newest first; runs written within the same second fall back to their run id order.
-        objects.sort(key=lambda item: (item["LastModified"], item["Key"]), reverse=True)
-        for item in objects[:HISTORY_RUNS]:
-            url = f"s3://{bucket}/{item['Key']}"
-            try:
-                with _asking(f"Reading {url}", conn_id):
-                    body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                status.reports.append((url, parse_report(body, vault_name)))
-            except ReportError as error:
-                status.problems.append(f"{url} is not a migration report: {error}")
-            except ViewError as error:
-                status.problems.append(str(error))
+    # Newest first; runs written within the same second fall back to their run id order.
+    found.sort(reverse=True)
+    for _, key, bucket in found[:history]:
+        url = f"s3://{bucket}/{key}"
+        try:
+            with _asking(f"Reading {url}", reader.conn_id):
+                body = reader.s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+            status.reports.append((url, parse_report(body, vault_name)))
+        except ReportError as error:
+            status.problems.append(f"{url} is not a migration report: {error}")
+        except ViewError as error:
+            status.problems.append(str(error))
     return status
