@@ -42,6 +42,12 @@ class _GlacierApp:
                 if self._app is None:
                     from airflow_glacier_select.ui.app import create_app
 
+                    if not _has_external_views():  # said here: the API server's log, not every task's
+                        log.info(
+                            "This Airflow has no plugin external views (added in Airflow 3.1): the Glacier "
+                            "view has no menu item; it is at %s/ on the API server.",
+                            URL_PREFIX,
+                        )
                     self._app = create_app()
         await self._app(scope, receive, send)
 
@@ -56,18 +62,10 @@ class GlacierViewPlugin(AirflowPlugin):
             "name": "Glacier",
             "href": f"{URL_PREFIX}/",
             "url_route": NAV_ROUTE,
+            "icon": f"{URL_PREFIX}/icon.svg",
             "destination": "nav",  # no category: a top-level item of the navigation
         }
     ]
-
-    @classmethod
-    def on_load(cls, *args: Any, **kwargs: Any) -> None:
-        if not _has_external_views():
-            log.info(
-                "This Airflow has no plugin external views (added in Airflow 3.1): the Glacier view "
-                "has no menu item; open %s/ on the API server instead.",
-                URL_PREFIX,
-            )
 
 
 def _has_external_views() -> bool:

@@ -80,6 +80,9 @@ def test_plugin_registers_the_page_and_the_navigation_item(signed_in):
     assert view["href"] == "/glacier/"
     assert view["url_route"] == "glacier"
     assert view["destination"] == "nav"
+    icon = signed_in.get(view["icon"])
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/svg+xml"
 
 
 # -- what the page shows --------------------------------------------------------------------
