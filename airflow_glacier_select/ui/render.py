@@ -58,7 +58,9 @@ def _link(path: str, text: str, **query: Any) -> str:
 def format_age(since: timedelta) -> str:
     """``2 d 3h 05m``, ``5h 12m``, ``7m 00s``: coarse enough to read at a glance."""
     days, rest = divmod(abs(since.total_seconds()), 86_400)
-    return f"{int(days)} d {format_duration(rest)}" if days else format_duration(rest)
+    if not days:
+        return format_duration(rest)
+    return f"{int(days)} d {format_duration(rest)}" if rest >= 60 else f"{int(days)} d"
 
 
 def _size(size: object) -> str:

@@ -230,7 +230,8 @@ def output_expires_in(job: JobDescription, now: datetime | None = None) -> timed
     """How long a succeeded job's output is still guaranteed; None for jobs without output yet.
 
     Negative once the 24 hours have passed: Glacier may still serve it, or answer
-    ResourceNotFoundException.
+    ResourceNotFoundException. Never more than 24 hours, even when this server's clock is
+    behind Glacier's.
     """
     if not job.succeeded or not job.completion_date:
         return None
@@ -238,7 +239,7 @@ def output_expires_in(job: JobDescription, now: datetime | None = None) -> timed
         completed = parse_glacier_timestamp(job.completion_date)
     except ValueError:
         return None
-    return completed + OUTPUT_RETENTION - (now or datetime.now(timezone.utc))
+    return min(completed + OUTPUT_RETENTION - (now or datetime.now(timezone.utc)), OUTPUT_RETENTION)
 
 
 # -- migration reports ---------------------------------------------------------------------

@@ -87,6 +87,8 @@ def test_output_is_guaranteed_for_24_hours_after_completion() -> None:
     now = datetime(2026, 11, 30, 12, 30, tzinfo=timezone.utc)
     assert output_expires_in(job, now) == timedelta(hours=21, minutes=30)
     assert output_expires_in(job, now + timedelta(days=1)) == timedelta(hours=-2, minutes=-30)
+    # A server clock behind Glacier's must not promise more than the 24 hours.
+    assert output_expires_in(job, now - timedelta(hours=3)) == timedelta(hours=24)
     assert output_expires_in(JobDescription(job_id="j", status_code="InProgress"), now) is None
     assert (
         output_expires_in(JobDescription(job_id="j", status_code="Failed", completion_date="x"), now) is None
@@ -97,6 +99,7 @@ def test_ages_read_at_a_glance() -> None:
     assert format_age(timedelta(days=2, hours=3, minutes=5)) == "2 d 3h 05m"
     assert format_age(timedelta(hours=5, minutes=12)) == "5h 12m"
     assert format_age(timedelta(minutes=-7)) == "7m 00s"
+    assert format_age(timedelta(hours=24)) == "1 d"
 
 
 def test_charts_escape_what_comes_from_s3() -> None:
