@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +31,7 @@ def airflow_api(airflow_db: None) -> Iterator[Any]:  # noqa: F811
         env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,viewer:viewer")
         # Airflow 3.0 signs tokens with ``iss`` unset unless configured, which PyJWT refuses.
         env.setenv("AIRFLOW__API_AUTH__JWT_ISSUER", "airflow-glacier-select-tests")
+        env.setenv("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_urlsafe(64))  # long enough for HS512
         env.setenv("AIRFLOW__GLACIER_SELECT__UI_MIGRATION_REPORTS", f"s3://{REPORTS_BUCKET}/{REPORTS_PREFIX}")
         from airflow.api_fastapi.app import create_app, purge_cached_app
 
