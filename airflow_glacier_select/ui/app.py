@@ -15,13 +15,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
+# This module is imported on the first request to the view, so only by the API server.
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airflow_glacier_select.ui import render
 from airflow_glacier_select.ui.vaults import (
-    MigrationStatus,
     VaultReader,
     ViewError,
     aws_connection_ids,
@@ -41,23 +44,15 @@ _ICON = (
 _VAULT_READS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="glacier-view")
 
 
-def _airflow_user_dependency() -> Callable[..., Any]:
-    # Imported here, not at module level: this module is imported only by the API server.
-    from airflow.api_fastapi.core_api.security import get_user
-
-    return get_user
-
-
 def ui_sign_in_reaches_plugins() -> bool:
     """Whether Airflow's ``get_user`` reads the UI's cookie (Airflow 3.1+), so a signed-in browser
     can open the page. Airflow 3.0's reads only the ``Authorization`` header, and its UI keeps
     the token in local storage, out of reach of a plugin page."""
-    return "request" in inspect.signature(_airflow_user_dependency()).parameters
+    return "request" in inspect.signature(get_user).parameters
 
 
-def _may_read_connections(user: Any) -> None:
-    from airflow.api_fastapi.app import get_auth_manager
-
+async def _signed_in_and_may_read_connections(user: Annotated[Any, Depends(get_user)]) -> None:
+    """Airflow's own user check (401/403 on a missing or bad token), then its auth manager's say."""
     if not get_auth_manager().is_authorized_connection(method="GET", user=user):
         raise HTTPException(status_code=403, detail="Reading connections is not allowed for this user")
 
@@ -101,12 +96,19 @@ def _connection_overview(conn_id: str, vault_marker: str | None) -> dict[str, An
 
 def create_app() -> FastAPI:
     """The app the plugin mounts at ``/glacier``."""
-    user_dependency = Depends(_airflow_user_dependency())
     app = FastAPI(
         title="Glacier view",
         description="Read-only view of Glacier vaults, jobs and migrations per aws connection",
-        dependencies=[Depends(_may_read_connections_of_user(user_dependency))],
+        dependencies=[Depends(_signed_in_and_may_read_connections)],
     )
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_query(request: Request, error: RequestValidationError) -> HTMLResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'][1:])}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        return HTMLResponse(render.error_page("Bad request", problems, 400), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> HTMLResponse:
@@ -161,30 +163,20 @@ def create_app() -> FastAPI:
     ) -> HTMLResponse:
         """One vault: one ListJobs page (``marker`` continues where the last page ended)."""
         reader = VaultReader(_known_connection(conn_id))
-        description = _message(lambda: reader.describe_vault(vault))
-        missing = isinstance(description, str)
+        try:
+            description = reader.describe_vault(vault)
+        except ViewError as error:  # no such vault, or no answer: every other read would say the same
+            return HTMLResponse(render.vault_error_page(conn_id, vault, str(error)), error.status_code)
         page = render.vault_page(
             conn_id,
             vault,
             vault=description,
-            # An unknown vault answers every call the same way: ask (and say) it once.
-            counts="" if missing else _message(lambda: reader.status_counts(vault)),
-            jobs="" if missing else _message(lambda: reader.job_page(vault, marker, status or None)),
-            migration=MigrationStatus() if missing else migration_status(reader, vault),
+            counts=_message(lambda: reader.status_counts(vault)),
+            jobs=_message(lambda: reader.job_page(vault, marker, status or None)),
+            migration=migration_status(reader, vault),
             statuscode=status or None,
             marker=marker,
         )
-        return HTMLResponse(page, status_code=404 if _is_not_found(description) else 200)
+        return HTMLResponse(page)
 
     return app
-
-
-def _may_read_connections_of_user(user_dependency: Any) -> Callable[..., Any]:
-    async def check(user: Any = user_dependency) -> None:
-        _may_read_connections(user)
-
-    return check
-
-
-def _is_not_found(description: object) -> bool:
-    return isinstance(description, str) and "ResourceNotFoundException" in description

@@ -20,7 +20,7 @@ from airflow_glacier_select.transfer_plan import format_bytes, format_duration
 from airflow_glacier_select.ui.charts import history_chart, progress_bar
 from airflow_glacier_select.ui.vaults import JobPage, MigrationStatus, output_expires_in
 
-__all__ = ["error_page", "overview_page", "vault_page"]
+__all__ = ["error_page", "overview_page", "vault_error_page", "vault_page"]
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:16px 24px;color:#1f2933}
@@ -179,11 +179,24 @@ def _job_rows(jobs: list[JobDescription], now: datetime) -> str:
     return "".join(rows)
 
 
+def _vault_heading(conn_id: str, vault_name: str, statuscode: str | None) -> str:
+    return (
+        f'<div class="sub">{_link("./", "All vaults")} · connection <code>{escape(conn_id)}</code> · '
+        f"{_link('vault', 'Refresh', conn_id=conn_id, vault=vault_name, status=statuscode)}</div>"
+        f"<h1>Vault {escape(vault_name)}</h1>"
+    )
+
+
+def vault_error_page(conn_id: str, vault_name: str, message: str) -> str:
+    """A vault that could not be described: no such vault, a bad name, or no answer from AWS."""
+    return _page(f"Glacier vault {vault_name}", _vault_heading(conn_id, vault_name, None) + _error(message))
+
+
 def vault_page(
     conn_id: str,
     vault_name: str,
     *,
-    vault: dict[str, Any] | str,
+    vault: dict[str, Any],
     counts: dict[str, str] | str,
     jobs: JobPage | str,
     migration: MigrationStatus,
@@ -193,14 +206,7 @@ def vault_page(
 ) -> str:
     """One vault: its description, job counts, one page of jobs (``marker`` continues), migration."""
     now = now or datetime.now(timezone.utc)
-    parts = [
-        f'<div class="sub">{_link("./", "All vaults")} · connection <code>{escape(conn_id)}</code> · '
-        f"{_link('vault', 'Refresh', conn_id=conn_id, vault=vault_name, status=statuscode)}</div>",
-        f"<h1>Vault {escape(vault_name)}</h1>",
-    ]
-    if isinstance(vault, str):  # no such vault, or no answer: every other read would say the same
-        parts.append(_error(vault))
-        return _page(f"Glacier vault {vault_name}", "".join(parts))
+    parts = [_vault_heading(conn_id, vault_name, statuscode)]
     parts.append(
         "<table><tbody>"
         f'<tr><th>Archives</th><td class="num">{escape(str(vault.get("NumberOfArchives", "-")))}'

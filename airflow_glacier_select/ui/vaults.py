@@ -65,7 +65,16 @@ _CONFIG_SECTION = "glacier_select"
 
 
 class ViewError(Exception):
-    """Something the page shows as a message: what was asked, of which connection, and the answer."""
+    """Something the page shows as a message: what was asked, of which connection, and the answer.
+
+    ``status_code`` is the HTTP status a page made only of this message answers with: 400
+    for a request that broke a Glacier rule (nothing was sent), 404 when Glacier answered
+    ResourceNotFoundException, 502 when AWS could not be asked or refused otherwise.
+    """
+
+    def __init__(self, message: str, status_code: int = 502) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 def _describe(error: BaseException) -> str:
@@ -87,9 +96,14 @@ def _asking(what: str, conn_id: str) -> Iterator[None]:
     except ViewError:
         raise
     except GlacierValidationError as error:
-        raise ViewError(f"{what}: {error}") from error
+        raise ViewError(f"{what}: {error}", 400) from error
     except Exception as error:  # an unreachable host, a missing connection, refused credentials ...
-        raise ViewError(f"{what} with connection {conn_id!r} failed: {_describe(error)}") from error
+        not_found = (
+            isinstance(error, botocore.exceptions.ClientError)
+            and error.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+        )
+        message = f"{what} with connection {conn_id!r} failed: {_describe(error)}"
+        raise ViewError(message, 404 if not_found else 502) from error
 
 
 def aws_connection_ids() -> list[str]:

@@ -173,7 +173,7 @@ def test_unreachable_connection_is_a_message_not_a_traceback(signed_in, unreacha
         r"http://127\.0\.0\.1:\d+",
         overview.text,
     )
-    assert vault.status_code == 200
+    assert vault.status_code == 502  # AWS could not be asked
     assert f"Describing vault &#x27;{VAULT}&#x27; with connection" in vault.text
     _no_traceback(overview.text + vault.text)
 
@@ -206,9 +206,27 @@ def test_bad_vault_name_or_status_is_named_and_nothing_is_sent(
     assert f"{field}: &#x27;{value}&#x27;" in response.text
     _no_traceback(response.text)
     if field == "vaultName":
+        assert response.status_code == 400
         assert glacier_endpoint.request_count() == 0
     else:
+        assert response.status_code == 200  # the rest of the vault's page is there
         assert glacier_endpoint.request_count("ListJobs") == 3  # the counts; the bad filter sent nothing
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/glacier/vault?conn_id=glacier_local", "vault: Field required"),
+        ("/glacier/vault?conn_id=glacier_local&vault=" + "v" * 256, "vault: String should have at most 255"),
+    ],
+)
+def test_bad_query_is_a_400_naming_the_parameter(
+    signed_in, glacier_endpoint, glacier_connection, path, message
+):
+    response = signed_in.get(path)
+    assert response.status_code == 400
+    assert message in response.text
+    assert glacier_endpoint.request_count() == 0
 
 
 def test_connection_that_is_not_an_aws_connection_is_refused(signed_in, glacier_endpoint, monkeypatch):
