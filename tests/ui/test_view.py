@@ -163,7 +163,10 @@ def test_status_filter_and_output_expiry_of_a_succeeded_job(signed_in, glacier_e
 # -- bad input ------------------------------------------------------------------------------
 
 
-def test_unreachable_connection_is_a_message_not_a_traceback(signed_in, unreachable_connection):
+def test_unreachable_connection_is_a_message_not_a_traceback(
+    signed_in, glacier_endpoint, glacier_connection, unreachable_connection
+):
+    glacier_endpoint.put_archive(VAULT, b"x", "an archive")
     overview = signed_in.get("/glacier/")
     vault = _vault(signed_in, unreachable_connection)
 
@@ -173,6 +176,7 @@ def test_unreachable_connection_is_a_message_not_a_traceback(signed_in, unreacha
         r"http://127\.0\.0\.1:\d+",
         overview.text,
     )
+    assert f">{VAULT}</a>" in overview.text  # the connection that works is still shown
     assert vault.status_code == 502  # AWS could not be asked
     assert f"Describing vault &#x27;{VAULT}&#x27; with connection" in vault.text
     _no_traceback(overview.text + vault.text)
