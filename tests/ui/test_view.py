@@ -313,3 +313,20 @@ def test_malformed_report_is_named_and_the_page_still_renders(
     assert f"s3://migration-reports/{key} is not a migration report: {message}" in response.text
     assert "Vault photos" in response.text  # the rest of the page is there
     _no_traceback(response.text)
+
+
+def test_overview_pages_vaults_with_listvaults_marker(signed_in, glacier_endpoint, glacier_connection):
+    """ListVaults returns at most 50 vaults a page (Glacier Developer Guide, "List Vaults (GET vaults)");
+    the overview links to the next page with Glacier's marker."""
+    glacier = glacier_endpoint.client()
+    names = [f"vault-{index:02d}" for index in range(51)]
+    for name in names:
+        glacier.create_vault(vaultName=name)
+
+    first = signed_in.get("/glacier/")
+    more = re.search(r'<a href="([^"]*vault_marker=[^"]*)">more vaults</a>', first.text)
+    second = signed_in.get("/glacier/" + more.group(1).replace("&amp;", "&"))
+
+    shown = re.findall(r'<tr><td><a href="vault\?[^"]*">([^<]+)</a>', first.text + second.text)
+    assert first.text.count('<tr><td><a href="vault?') == 50
+    assert sorted(shown) == names
