@@ -28,7 +28,7 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:18px;margin:24px 0 8px} h3{font-s
 .sub{color:#52606d;font-size:13px;margin-bottom:12px}
 table{border-collapse:collapse;font-size:13px;margin:6px 0} th,td{border-bottom:1px solid #e4e7eb;
 padding:4px 10px;text-align:left;vertical-align:top} th{background:#f5f7fa}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums} td.nowrap{white-space:nowrap}
 .error{background:#fdecea;border-left:4px solid #c62828;padding:8px 12px;margin:8px 0;font-size:13px}
 .note{color:#52606d;font-size:12px}
 .InProgress{color:#1565c0}.Succeeded{color:#2e7d32}.Failed{color:#c62828}
@@ -124,10 +124,10 @@ def overview_page(connections: Iterable[dict[str, Any]], now: datetime | None = 
             name = vault.get("VaultName", "")
             rows.append(
                 "<tr>"
-                f"<td>{_link('vault', name, conn_id=conn_id, vault=name)}</td>"
+                f'<td class="nowrap">{_link("vault", name, conn_id=conn_id, vault=name)}</td>'
                 f'<td class="num">{escape(str(vault.get("NumberOfArchives", "-")))}</td>'
                 f'<td class="num">{escape(_size(vault.get("SizeInBytes")))}</td>'
-                f"<td>{escape(inventory_age(vault.get('LastInventoryDate'), now))}</td>"
+                f'<td class="nowrap">{escape(inventory_age(vault.get("LastInventoryDate"), now))}</td>'
                 f"{_counts(entry['counts'])}<td>{_migration_cell(entry['migration'])}</td></tr>"
             )
         if not rows:

@@ -113,7 +113,7 @@ def parse_report(body: bytes | str, vault_name: str) -> MigrationReport:
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ReportError("report", f"{body[:40]!r}", f"is not JSON ({error})") from None
+        raise ReportError("report", body[:40], f"is not JSON ({error})") from None
     if not isinstance(document, dict):
         raise ReportError("report", document, "must be a JSON object")
     for name in ("run_id", "vault_name"):

@@ -61,7 +61,8 @@ def test_days_left_when_done_or_when_nothing_was_planned(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b"\xff\xfe", "report: "),
+        (b"\xff\xfe", "report: b'\\xff\\xfe' is not JSON"),
+        (b"{oops", "report: b'{oops' is not JSON (Expecting property name"),
         (b"null", "report: None must be a JSON object"),
         (json.dumps(_report(run_id="")), "run_id: '' must be a non-empty string"),
         (

@@ -111,7 +111,7 @@ def test_overview_lists_vaults_with_job_counts_and_inventory_age(
 
     assert response.status_code == 200
     assert f"Connection <code>{glacier_connection}</code>" in response.text
-    row = re.search(rf"<tr><td><a [^>]*>{VAULT}</a>.*?</tr>", response.text).group(0)
+    row = re.search(rf'<tr><td class="nowrap"><a [^>]*>{VAULT}</a>.*?</tr>', response.text).group(0)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
     assert cells[1:3] == ["1", "1.1 KiB"]
     assert cells[3] == "no inventory yet"
@@ -327,6 +327,6 @@ def test_overview_pages_vaults_with_listvaults_marker(signed_in, glacier_endpoin
     more = re.search(r'<a href="([^"]*vault_marker=[^"]*)">more vaults</a>', first.text)
     second = signed_in.get("/glacier/" + more.group(1).replace("&amp;", "&"))
 
-    shown = re.findall(r'<tr><td><a href="vault\?[^"]*">([^<]+)</a>', first.text + second.text)
-    assert first.text.count('<tr><td><a href="vault?') == 50
+    shown = re.findall(r'<tr><td class="nowrap"><a href="vault\?[^"]*">([^<]+)</a>', first.text + second.text)
+    assert first.text.count('<tr><td class="nowrap"><a href="vault?') == 50
     assert sorted(shown) == names
