@@ -330,3 +330,34 @@ def test_overview_pages_vaults_with_listvaults_marker(signed_in, glacier_endpoin
     shown = re.findall(r'<tr><td class="nowrap"><a href="vault\?[^"]*">([^<]+)</a>', first.text + second.text)
     assert first.text.count('<tr><td class="nowrap"><a href="vault?') == 50
     assert sorted(shown) == names
+
+
+def test_throttled_listjobs_is_a_message_where_the_jobs_would_be(
+    signed_in, glacier_endpoint, glacier_connection
+):
+    seed_jobs(glacier_endpoint, VAULT, 2)
+    glacier_endpoint.inject_fault("ListJobs", "throttle", count=100)
+
+    response = _vault(signed_in, glacier_connection)
+
+    assert response.status_code == 200
+    assert "Archives</th>" in response.text  # DescribeVault answered: the vault's part is there
+    assert (
+        response.text.count(f"Listing jobs of vault &#x27;{VAULT}&#x27; with connection") == 2
+    )  # counts, page
+    assert "ThrottlingException" in response.text
+    _no_traceback(response.text)
+
+
+def test_garbled_describevault_answer_is_a_502_message(signed_in, glacier_endpoint, glacier_connection):
+    glacier_endpoint.put_archive(VAULT, b"x", "an archive")
+    glacier_endpoint.inject_fault("DescribeVault", "corrupt", count=100)
+
+    response = _vault(signed_in, glacier_connection)
+
+    assert response.status_code == 502
+    assert (
+        f"Describing vault &#x27;{VAULT}&#x27; with connection &#x27;{glacier_connection}&#x27; failed"
+        in (response.text)
+    )
+    _no_traceback(response.text)
