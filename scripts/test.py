@@ -347,6 +347,8 @@ def main() -> int:
     chosen += ["lowest" if v == AIRFLOW_VERSIONS[0] else "newest" for v in args.airflow or ()]
     legs = [name for name in LEG_NAMES if name in chosen] if chosen else list(LEG_NAMES)
     uv = find_uv()
+    # Chromium for the Glacier view's browser test (installed with apt-get when missing and possible).
+    run([sys.executable, str(ROOT / "scripts" / "browser.py")])
     started = time.monotonic()
     summary: list[str] = []
     for name in legs:

@@ -134,6 +134,7 @@ def _demo(args: argparse.Namespace, work: Path, started: float) -> list[RunOutco
             airflow.start(args.startup_timeout)
             airflow.wait_for_dags(dag_ids, args.startup_timeout)
             _say(started, f"Airflow is up at {airflow.api}; DAGs parsed: {', '.join(dag_ids)}")
+            _say(started, f"Glacier view: {airflow.api}/glacier/ (also the Glacier item of Airflow's menu)")
             runs = demo_runs(seeded)
             # select, restore and the migration's dry run together; then the migration, then its re-run
             outcomes = _run_wave(runs[:3], airflow, endpoint, seeded, args.run_timeout, started)

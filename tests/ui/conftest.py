@@ -1,0 +1,117 @@
+"""Airflow's real API app, with the Glacier view its plugin mounts, behind the simple auth manager.
+
+The app is built once per session by Airflow's own ``create_app`` (so the plugin is found
+through its ``airflow.plugins`` entry point, exactly as the API server finds it) with
+two signed-up users: ``admin`` (may read connections) and ``viewer`` (may not). Tests
+sign requests with a JWT the auth manager issues, as the UI's cookie carries it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from dag_runs import airflow_db  # noqa: F401  (the session's metadata database)
+
+from airflow_glacier_select.testing.endpoint import LocalGlacierEndpoint
+
+REPORTS_BUCKET = "migration-reports"
+REPORTS_PREFIX = "vaults"
+
+
+@pytest.fixture(scope="session")
+def airflow_api(airflow_db: None) -> Iterator[Any]:  # noqa: F811
+    """Airflow's API app (not started as a server: driven through FastAPI's TestClient)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
+        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,viewer:viewer")
+        # Airflow 3.0 signs tokens with ``iss`` unset unless configured, which PyJWT refuses.
+        env.setenv("AIRFLOW__API_AUTH__JWT_ISSUER", "airflow-glacier-select-tests")
+        env.setenv("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_urlsafe(64))  # long enough for HS512
+        env.setenv("AIRFLOW__GLACIER_SELECT__UI_MIGRATION_REPORTS", f"s3://{REPORTS_BUCKET}/{REPORTS_PREFIX}")
+        from airflow.api_fastapi.app import create_app, purge_cached_app
+
+        purge_cached_app()
+        app = create_app()
+        yield app
+        purge_cached_app()
+
+
+def _token(username: str, role: str) -> str:
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username, role=role))
+
+
+@pytest.fixture
+def anonymous(airflow_api: Any) -> Any:
+    from fastapi.testclient import TestClient
+
+    return TestClient(airflow_api, raise_server_exceptions=False)
+
+
+@pytest.fixture
+def signed_in(airflow_api: Any) -> Any:
+    """A client carrying the admin's JWT where a signed-in browser carries it: in the cookie the
+    Airflow UI sets (3.1+), else (3.0) in the Authorization header, the only place 3.0 reads."""
+    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+    from fastapi.testclient import TestClient
+
+    from airflow_glacier_select.ui.app import ui_sign_in_reaches_plugins
+
+    client = TestClient(airflow_api, raise_server_exceptions=False)
+    token = _token("admin", "ADMIN")
+    if ui_sign_in_reaches_plugins():
+        client.cookies.set(COOKIE_NAME_JWT_TOKEN, token)
+    else:
+        client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+@pytest.fixture
+def viewer_token(airflow_api: Any) -> str:
+    return _token("viewer", "VIEWER")
+
+
+@pytest.fixture
+def unreachable_connection(monkeypatch: pytest.MonkeyPatch) -> str:
+    """An ``aws`` connection whose endpoint refuses connections (a closed loopback port)."""
+    from airflow_glacier_select.demo.processes import free_port
+
+    uri = json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"endpoint_url": f"http://127.0.0.1:{free_port()}", "region_name": "us-east-1"},
+        }
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_GLACIER_UNREACHABLE", uri)
+    return "glacier_unreachable"
+
+
+def put_report(endpoint: LocalGlacierEndpoint, vault: str, run_id: str, body: bytes | dict[str, Any]) -> str:
+    """Write a report where the migration DAG writes it; its S3 key."""
+    s3 = endpoint.client("s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=REPORTS_BUCKET)
+    key = f"{REPORTS_PREFIX}/_migration/{vault}/{run_id}/report.json"
+    s3.put_object(Bucket=REPORTS_BUCKET, Key=key, Body=body if isinstance(body, bytes) else json.dumps(body))
+    return key
+
+
+def seed_jobs(endpoint: LocalGlacierEndpoint, vault: str, count: int) -> list[str]:
+    """``count`` InProgress Bulk archive retrievals, created in the endpoint's backend (the code
+    InitiateJob ends in) rather than over HTTP, so thousands take moments."""
+    from airflow_glacier_select.testing.backend import backend_for
+
+    endpoint.set_tier_delay("Bulk", 86_400)
+    archive_id = endpoint.put_archive(vault, b"archive for seeded jobs", "seeded")
+    backend = backend_for(endpoint.account_id, "us-east-1")
+    parameters = {"Type": "archive-retrieval", "ArchiveId": archive_id, "Tier": "Bulk"}
+    return [backend.start_job(vault, parameters).job_id for _ in range(count)]
