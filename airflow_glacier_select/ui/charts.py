@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from html import escape
 
-from airflow_glacier_select.transfer_plan import format_bytes
+from airflow_glacier_select.s3_copy.progress import format_bytes
 from airflow_glacier_select.ui.reports import MigrationReport
 
 __all__ = ["history_chart", "progress_bar"]

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from airflow_glacier_select.inventory import parse_glacier_timestamp
 from airflow_glacier_select.job_description import STATUS_CODES
 from airflow_glacier_select.jobs import JobDescription
-from airflow_glacier_select.transfer_plan import format_bytes, format_duration
+from airflow_glacier_select.s3_copy.progress import format_bytes, format_duration
 from airflow_glacier_select.ui.charts import history_chart, progress_bar
 from airflow_glacier_select.ui.vaults import JobPage, MigrationStatus, output_expires_in
 
