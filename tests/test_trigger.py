@@ -278,6 +278,21 @@ def test_unknown_job_is_an_error_without_retries(glacier_endpoint: Any, glacier_
     assert glacier_endpoint.request_count("DescribeJob") == 1
 
 
+def test_a_closed_account_is_named_as_such_without_retries(
+    glacier_endpoint: Any, glacier_connection: str
+) -> None:
+    """Error Responses: NoLongerSupportedException, the vault service closed to the account."""
+    job_id = new_job(glacier_endpoint)
+    glacier_endpoint.inject_fault("DescribeJob", "no-longer-supported", count=10)
+
+    event = run_with(make_trigger(glacier_connection, job_id))
+
+    assert event["status"] == "error"
+    assert "closed to new customers" in event["message"]
+    assert "NoLongerSupportedException" in event["message"]
+    assert glacier_endpoint.request_count("DescribeJob") == 1
+
+
 def test_serialize_round_trip_into_a_new_trigger_that_completes(
     glacier_endpoint: Any, glacier_connection: str
 ) -> None:

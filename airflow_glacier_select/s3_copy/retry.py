@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.s3_copy.plan import check_int
+from airflow_glacier_select.waiting import backoff_delay
 
 __all__ = ["RetryPolicy"]
 
@@ -42,5 +43,4 @@ class RetryPolicy:
 
     def delay(self, attempt: int, jitter: Callable[[], float] = random.random) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based): half fixed, half random."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return ceiling / 2 + ceiling / 2 * jitter()
+        return backoff_delay(attempt, base=self.base_delay, cap=self.max_delay, uniform=jitter)

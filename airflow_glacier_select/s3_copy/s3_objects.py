@@ -11,16 +11,11 @@ from typing import Any
 
 import botocore.exceptions
 
+from airflow_glacier_select.hooks.glacier import error_code
+
 __all__ = ["error_code", "head_object", "read_text"]
 
 _NOT_FOUND = ("404", "NoSuchKey", "NotFound")
-
-
-def error_code(error: BaseException) -> str:
-    """The service's error code of a botocore ``ClientError``; empty for anything else."""
-    if isinstance(error, botocore.exceptions.ClientError):
-        return str(error.response.get("Error", {}).get("Code", ""))
-    return ""
 
 
 def head_object(s3: Any, bucket: str, key: str) -> tuple[int, dict[str, str]] | None:

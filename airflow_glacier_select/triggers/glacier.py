@@ -31,10 +31,12 @@ from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import (
     ErrorKind,
     GlacierJobsHook,
+    GlacierRefusedError,
     classify_error,
     damaged_answers,
     describe_job_answer,
     error_code,
+    refusal_message,
 )
 from airflow_glacier_select.job_rules import check_non_empty, check_seconds
 from airflow_glacier_select.jobs import JobDescription, validate_vault_name
@@ -55,9 +57,18 @@ _MIN_REQUEST_WINDOW = 5.0
 
 
 def describe_error(error: BaseException) -> str:
-    """One line naming what went wrong, e.g. ``ResourceNotFoundException: Job not found``."""
+    """One line naming what went wrong, e.g. ``ResourceNotFoundException: Job not found``.
+
+    A refusal no retry can cure (NoLongerSupportedException ...) says what it means for the
+    user, in the words :func:`~airflow_glacier_select.hooks.glacier.refusal_message` gives it.
+    """
+    if isinstance(error, GlacierRefusedError):
+        return str(error)
     if isinstance(error, botocore.exceptions.ClientError):
         message = error.response.get("Error", {}).get("Message", "")
+        explanation = refusal_message(error_code(error))
+        if explanation:
+            return explanation + (f" [{message}]" if message else "")
         return f"{error_code(error) or 'Unknown'}: {message}".rstrip(": ")
     return f"{type(error).__name__}: {error}".rstrip(": ")
 
