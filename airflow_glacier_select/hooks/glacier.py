@@ -485,6 +485,15 @@ class GlacierJobsHook(GlacierHook):
         )
         return (job for page in pages for job in page)
 
+    def get_data_retrieval_policy(self) -> dict[str, Any]:
+        """GetDataRetrievalPolicy: the ``Policy`` of the account's region (``{"Rules": [...]}``).
+
+        Migrations pace Standard retrievals to it so InitiateJob never meets PolicyEnforcedException.
+        """
+        with glacier_refusals():
+            response = self.get_conn().get_data_retrieval_policy(accountId=self.account_id)
+        return dict(response.get("Policy") or {})
+
     def get_job_output(
         self, vault_name: str, job_id: str, byte_range: tuple[int, int] | None = None
     ) -> JobOutput:

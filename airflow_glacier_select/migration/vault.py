@@ -44,8 +44,7 @@ def archive_key(prefix: str, vault_name: str, archive_id: str) -> str:
 
 def read_retrieval_policy(glacier: GlacierJobsHook) -> DataRetrievalPolicy:
     """The region's data retrieval policy (GetDataRetrievalPolicy), which the plan paces to."""
-    response = glacier.get_conn().get_data_retrieval_policy(accountId=glacier.account_id)
-    return DataRetrievalPolicy.from_response(response)
+    return DataRetrievalPolicy.from_response({"Policy": glacier.get_data_retrieval_policy()})
 
 
 def find_or_start_inventory(
