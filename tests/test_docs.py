@@ -146,12 +146,16 @@ def test_iam_policies_name_only_real_actions_and_no_wildcards() -> None:
 
 
 def test_policies_cover_every_glacier_operation_the_package_calls() -> None:
-    """The union of the policies holds each Glacier operation the package's code sends."""
+    """The union of the policies holds each Glacier operation the package's code sends.
+
+    Read from the modules that hold a Glacier client (the S3 side shares operation names such
+    as AbortMultipartUpload, so the copy engine is not read here; its S3 actions are listed
+    in ``S3_IAM_ACTIONS``).
+    """
     package = DOCS.parent / "airflow_glacier_select"
     sources = "\n".join(
-        path.read_text()
-        for path in package.rglob("*.py")
-        if not {"testing", "demo"} & set(path.relative_to(package).parts)
+        (package / module).read_text()
+        for module in ("hooks/glacier.py", "triggers/glacier.py", "migration/vault.py", "ui/vaults.py")
     )
     called = {
         name
