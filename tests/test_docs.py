@@ -198,6 +198,7 @@ def test_python_examples_run(page: str, docs_environment: dict[str, Any]) -> Non
     folder: DagFolder = docs_environment["dag_folder"]
     namespace: dict[str, Any] = {"__name__": f"docs_{page[:-3].replace('-', '_')}", **docs_environment}
     del namespace["dag_folder"]
+    dag_ids: list[str] = []
     for block in blocks(page):
         if block.language != "python":
             continue
@@ -205,6 +206,7 @@ def test_python_examples_run(page: str, docs_environment: dict[str, Any]) -> Non
             file = folder.path / f"{page[:-3].replace('-', '_')}_{block.line}.py"
             file.write_text(block.source)
             module = import_dag_file(file)
+            dag_ids.append(module.dag.dag_id)
             namespace.update({k: v for k, v in vars(module).items() if not k.startswith("__")})
             continue
         # Padded so that a traceback's line numbers are the page's.
@@ -213,3 +215,8 @@ def test_python_examples_run(page: str, docs_environment: dict[str, Any]) -> Non
             exec(code, namespace)
         except Exception as error:
             raise AssertionError(f"{page}, block at line {block.line} failed: {error!r}") from error
+    # A DAG example is only proven when the page also runs it.
+    from airflow.models.dagrun import DagRun
+
+    for dag_id in dag_ids:
+        assert DagRun.find(dag_id=dag_id), f"{page}: DAG {dag_id} is defined but never run"
