@@ -40,7 +40,8 @@ LANGUAGES = {"python", "json", "bash", "text", "ini"}
 """Fence languages a page may use; only ``python`` runs, so a typo must not hide an example."""
 
 _FENCE = re.compile(r"^```([A-Za-z0-9_-]*)[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
-_LINK = re.compile(r"\]\(([^)#\s]+)(#[^)\s]*)?\)")
+_LINK = re.compile(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)")
+_HEADING = re.compile(r"^#{1,6} (.+)$", re.MULTILINE)
 
 S3_IAM_ACTIONS = {
     # IAM action -> the S3 API operations it authorises that this package calls
@@ -89,12 +90,24 @@ def test_every_page_exists_and_the_index_and_readme_link_them() -> None:
     assert "(docs/index.md)" in README.read_text()
 
 
+def anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings (fenced blocks left out: a ``#`` there is a comment)."""
+    text = _FENCE.sub("", path.read_text())
+    return {
+        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        for heading in _HEADING.findall(text)
+    }
+
+
 @pytest.mark.parametrize("page", PAGES)
-def test_relative_links_resolve(page: str) -> None:
-    for target, _ in _LINK.findall((DOCS / page).read_text()):
+def test_relative_links_and_anchors_resolve(page: str) -> None:
+    for target, anchor in _LINK.findall((DOCS / page).read_text()):
         if "://" in target or target.startswith("mailto:"):
             continue
-        assert (DOCS / target).resolve().exists(), f"{page}: link to {target} leads nowhere"
+        path = (DOCS / (target or page)).resolve()
+        assert path.exists(), f"{page}: link to {target} leads nowhere"
+        if anchor:
+            assert anchor in anchors(path), f"{page}: {target}#{anchor} names no heading"
 
 
 def test_every_fence_names_a_known_language() -> None:
