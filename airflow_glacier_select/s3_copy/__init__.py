@@ -12,10 +12,13 @@ Select job wrote to S3, where :mod:`.manifests` says it is.
 What a copy has uploaded and verified is kept in the destination bucket (:mod:`.ledger`,
 read and written by :mod:`.resume`), so a retry on any machine continues the multipart
 upload instead of starting over; :mod:`.shards` cuts a plan into range shards that
-:mod:`.sharded` copies as separate tasks into one upload.
+:mod:`.sharded` copies as separate tasks into one upload. When a job's output expires
+mid-copy, :mod:`.missing` turns the chunks the ledger does not prove into tree-hash-aligned
+archive ranges, :mod:`.range_jobs` starts (or reuses) one retrieval job per range, and
+:mod:`.expired` finds the copy again from the job alone so the engine can finish it.
 
-``engine``, ``resume``, ``sharded``, ``select_results`` and their helper ``s3_objects`` send
-requests (through the hooks); every other module is pure (no Airflow, no boto3), so its
-rules are tested without an endpoint. Nothing is re-exported here: importing a pure module
-never imports the engine.
+``engine``, ``resume``, ``sharded``, ``select_results``, ``expired``, ``range_jobs`` and their
+helper ``s3_objects`` send requests (through the hooks); every other module is pure (no
+Airflow, no boto3), so its rules are tested without an endpoint. Nothing is re-exported
+here: importing a pure module never imports the engine.
 """

@@ -47,6 +47,7 @@ from airflow_glacier_select.s3_copy.errors import (
     IncompleteChunkError,
     JobNotFoundError,
     JobOutputExpiredError,
+    OutputSizeMismatchError,
     TreeHashMismatchError,
     UnverifiedOutputError,
 )
@@ -64,7 +65,8 @@ from airflow_glacier_select.s3_copy.keys import (
     render_key,
     suffixed_key,
 )
-from airflow_glacier_select.s3_copy.ledger import CopyIdentity, PartRecord
+from airflow_glacier_select.s3_copy.ledger import ArchiveSource, CopyIdentity, CopyPointer, PartRecord
+from airflow_glacier_select.s3_copy.missing import RangeRetrieval, archive_source
 from airflow_glacier_select.s3_copy.plan import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_CONCURRENCY,
@@ -81,9 +83,12 @@ from airflow_glacier_select.s3_copy.verification import VerificationLedger, Veri
 from airflow_glacier_select.treehash import MIB, TreeHash
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     from airflow_glacier_select.hooks.glacier import GlacierJobsHook, JobOutput
+    from airflow_glacier_select.s3_copy.expired import ExpiredCopy
 
 __all__ = [
     "GlacierToS3Transfer",
@@ -154,6 +159,32 @@ class TransferResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"s3_uri": self.s3_uri, **asdict(self)}
+
+    @classmethod
+    def of_copy(
+        cls,
+        identity: CopyIdentity,
+        verification: VerificationResult,
+        started: float,
+        *,
+        chunks: int,
+        skipped: bool = False,
+    ) -> TransferResult:
+        """The result of the copy ``identity`` describes, checked as ``verification`` says."""
+        return cls(
+            vault_name=identity.vault_name,
+            job_id=identity.job_id,
+            bucket=identity.bucket,
+            key=identity.key,
+            size=verification.size,
+            sha256_tree_hash=verification.sha256_tree_hash,
+            verified=verification.verified,
+            verification=verification.verification,
+            chunks=chunks,
+            chunk_size=identity.chunk_size,
+            elapsed_seconds=time.monotonic() - started,
+            skipped=skipped,
+        )
 
 
 @dataclass(frozen=True)
@@ -273,6 +304,7 @@ class GlacierToS3Transfer:
             run = _Run(
                 self, vault_name, job, expected, plan, bucket, destination.key, settings, require_tree_hash
             )
+            run.archive = _archive_of(job, expected)
             verification = run.execute()
             chunks = len(plan.chunks)
             self.log.info(
@@ -295,20 +327,76 @@ class GlacierToS3Transfer:
                     destination.key,
                     job_id,
                 )
-        return TransferResult(
-            vault_name=vault_name,
-            job_id=job_id,
-            bucket=bucket,
-            key=destination.key,
-            size=verification.size,
-            sha256_tree_hash=verification.sha256_tree_hash,
-            verified=verification.verified,
-            verification=verification.verification,
-            chunks=chunks,
-            chunk_size=plan.chunk_size,
-            elapsed_seconds=time.monotonic() - started,
-            skipped=skipped,
+        identity = CopyIdentity(
+            vault_name, job_id, bucket, destination.key, size, plan.chunk_size, expected.tree_hash
         )
+        return TransferResult.of_copy(identity, verification, started, chunks=chunks, skipped=skipped)
+
+    def find_expired_copy(self, vault_name: str, job_id: str, bucket: str) -> ExpiredCopy | None:
+        """The open copy of job ``job_id``'s output in ``bucket``, as its ledger left it (None: none)."""
+        from airflow_glacier_select.s3_copy.expired import load_expired_copy
+
+        return load_expired_copy(self.s3, bucket, vault_name, job_id, self._with_retries)
+
+    def continue_expired_copy(
+        self,
+        expired: ExpiredCopy,
+        range_jobs: Mapping[str, JobDescription],
+        *,
+        require_tree_hash: bool = False,
+    ) -> TransferResult:
+        """Finish an expired copy: verified parts stay, missing chunks come from range jobs' output.
+
+        ``range_jobs`` maps each of ``expired.missing``'s RetrievalByteRanges to its succeeded
+        job. A range job's output starts at its range's first byte, so each chunk is asked for
+        at its offset within that output; every chunk is checked against its
+        ``x-amz-sha256-tree-hash`` and the whole against the tree hash the ledger recorded
+        from the original job, before the object appears.
+        """
+        started = time.monotonic()
+        identity, missing = expired.identity, expired.missing
+        sources: dict[int, tuple[RangeRetrieval, JobDescription]] = {}
+        for retrieval in missing:
+            job = range_jobs.get(retrieval.byte_range)
+            if job is None:
+                raise GlacierValidationError(
+                    "range_jobs", sorted(range_jobs), f"lacks a job for archive bytes {retrieval.byte_range}"
+                )
+            _check_range_job(job, expired, retrieval)
+            sources.update((index, (retrieval, job)) for index in retrieval.chunk_indexes)
+        tree_hash = identity.archive_tree_hash
+        expected = ExpectedOutput(identity.total_size, "the copy's ledger", tree_hash, "the copy's ledger")
+        original = JobDescription(
+            job_id=identity.job_id,
+            action="ArchiveRetrieval",
+            archive_id=expired.archive.archive_id,
+            status_code="Succeeded",
+        )
+        self.log.info(
+            "Continuing the copy of expired job %s to s3://%s/%s: %s already verified and reused; "
+            "re-retrieving %s in %d range(s): %s",
+            identity.job_id,
+            identity.bucket,
+            identity.key,
+            format_bytes(expired.bytes_verified),
+            format_bytes(sum(retrieval.length for retrieval in missing)),
+            len(missing),
+            ", ".join(retrieval.byte_range for retrieval in missing),
+        )
+        run = _Run(
+            self,
+            identity.vault_name,
+            original,
+            expected,
+            expired.plan,
+            identity.bucket,
+            identity.key,
+            S3ObjectSettings(),
+            require_tree_hash,
+        )
+        run.archive, run.range_jobs = expired.archive, sources
+        verification = run.execute()
+        return TransferResult.of_copy(identity, verification, started, chunks=len(expired.plan.chunks))
 
     def prepare(
         self,
@@ -455,6 +543,37 @@ class GlacierToS3Transfer:
         )
 
 
+def _archive_of(job: JobDescription, expected: ExpectedOutput) -> ArchiveSource | None:
+    """Where an archive-retrieval job's output sits in its archive (a whole-archive job may omit the size)."""
+    if job.action != "ArchiveRetrieval":
+        return None
+    size = job.archive_size_in_bytes
+    if size is None and job.retrieval_byte_range is None:
+        size = expected.size
+    return archive_source(job.archive_id, size, job.retrieval_byte_range)
+
+
+def _check_range_job(job: JobDescription, expired: ExpiredCopy, retrieval: RangeRetrieval) -> None:
+    """A range job must have retrieved exactly this range of this archive, and succeeded."""
+    where = f"range job {job.job_id} for archive bytes {retrieval.byte_range}"
+    if not job.succeeded:
+        raise GlacierTransferError(f"{where} has not succeeded ({job.status_code}): {job.status_message}")
+    found = (job.archive_id, job.retrieval_byte_range, job.output_size)
+    wanted = (expired.archive.archive_id, retrieval.byte_range, retrieval.length)
+    if found != wanted:
+        raise OutputSizeMismatchError(
+            f"{where}: DescribeJob reports archive {found[0]}, RetrievalByteRange {found[1]} and "
+            f"{found[2]} bytes, but the copy needs archive {wanted[0]}, {wanted[1]} ({wanted[2]} bytes)"
+        )
+    whole = expired.archive.archive_offset == 0 and expired.plan.total_size == expired.archive.archive_size
+    recorded, reported = expired.identity.archive_tree_hash, job.archive_sha256_tree_hash
+    if whole and recorded and reported and recorded.lower() != reported.lower():
+        raise OutputSizeMismatchError(
+            f"{where}: DescribeJob's ArchiveSHA256TreeHash {reported} differs from the tree hash "
+            f"{recorded} the copy's ledger recorded for the archive; nothing was written"
+        )
+
+
 class _Run:
     """One transfer in progress: the plan, the ledger, the pool and the cleanup on failure."""
 
@@ -483,6 +602,10 @@ class _Run:
         self.stop = threading.Event()
         self.progress = ProgressMeter(plan.total_size, interval=transfer.progress_interval)
         self.store = LedgerStore(transfer.s3, bucket, key, transfer._with_retries)
+        self.archive: ArchiveSource | None = None
+        """The archive and offset of the output (archive retrievals): recorded for a re-retrieval."""
+        self.range_jobs: Mapping[int, tuple[RangeRetrieval, JobDescription]] = {}
+        """Chunk index -> the range job whose output holds it, when continuing an expired copy."""
 
     @property
     def log(self) -> TransferLog:
@@ -509,19 +632,36 @@ class _Run:
 
     # --- download ---------------------------------------------------------------------------
 
+    def _source(self, chunk: Chunk) -> tuple[JobDescription, ExpectedOutput, Chunk]:
+        """Which job's output holds ``chunk``, what that output must be, and where in it the chunk is."""
+        if not self.range_jobs:
+            return self.job, self.expected, chunk
+        found = self.range_jobs.get(chunk.index)
+        if found is None or self.archive is None:
+            raise GlacierTransferError(
+                f"{chunk.describe()} is neither verified in the ledger nor covered by a range job"
+            )
+        retrieval, job = found
+        tree_hash = job.sha256_tree_hash
+        expected = ExpectedOutput(
+            retrieval.length, "RetrievalByteRange", tree_hash, "SHA256TreeHash" if tree_hash else None
+        )
+        return job, expected, retrieval.output_chunk(chunk, self.archive.archive_offset)
+
     def _download(self, chunk: Chunk) -> tuple[bytearray, bytes, str | None]:
         """The chunk's bytes, tree-hash root and service tree hash, checked; retried when transient."""
+        job, expected, asked_chunk = self._source(chunk)
 
         def attempt() -> tuple[bytearray, bytes, str | None]:
-            with self.transfer._open_output(self.vault_name, self.job, chunk) as output:
+            with self.transfer._open_output(self.vault_name, job, asked_chunk) as output:
                 check_delivered_size(
-                    self.expected, chunk, output.content_length, output.content_range, self._where
+                    expected, asked_chunk, output.content_length, output.content_range, self._where
                 )
                 answered = output.content_range
-                asked = f"bytes {chunk.start}-{chunk.end}/"
+                asked = f"bytes {asked_chunk.start}-{asked_chunk.end}/"
                 if chunk.byte_range is not None and answered is not None and not answered.startswith(asked):
                     raise IncompleteChunkError(
-                        f"{chunk.describe()}: Glacier answered Content-Range {answered}"
+                        f"{asked_chunk.describe()}: Glacier answered Content-Range {answered}"
                     )
                 buffer, hasher = self._read(output, chunk)
             root = hasher.digest()
@@ -626,14 +766,21 @@ class _Run:
         return parts
 
     def _multipart(self) -> VerificationResult:
-        resumed = open_or_resume(self.store, self.plan, self.identity, self._create_upload, self.log)
+        resumed = open_or_resume(
+            self.store, self.plan, self.identity, self._create_upload, self.log, self.archive
+        )
         upload_id = resumed.upload_id
         try:
+            if resumed.created and self.archive is not None:
+                self.store.write_pointer(CopyPointer(self.vault_name, self.job.job_id, self.key, upload_id))
             parts = self._adopt(resumed)
             missing = [chunk for chunk in self.plan.chunks if chunk.index not in resumed.reusable]
             parts.update(self.copy_parts(upload_id, missing))
             verification = self._finish()
             self._complete(upload_id, parts)
+        except JobOutputExpiredError as error:
+            self.stop.set()
+            raise self._expired(upload_id, error) from error
         except Exception:
             self.stop.set()
             self._abort(upload_id)
@@ -661,10 +808,40 @@ class _Run:
             ),
         )
 
+    def _expired(self, upload_id: str, error: JobOutputExpiredError) -> JobOutputExpiredError:
+        """Keep what is verified when an archive's output expires mid-copy; say what is missing.
+
+        Without an archive to retrieve ranges of (an inventory), a ledger that vouches for
+        the parts, or any part verified yet, there is nothing worth keeping: the upload is
+        aborted as for any failure.
+        """
+        from airflow_glacier_select.s3_copy.expired import ExpiredCopy
+
+        decision = self.store.decide(self.plan, self.identity, upload_id) if self.archive else None
+        if self.archive is None or decision is None or not decision.trusted or not decision.reusable:
+            self._abort(upload_id)
+            return error
+        pointer = CopyPointer(self.vault_name, self.job.job_id, self.key, upload_id)
+        expired = ExpiredCopy(pointer, self.identity, self.archive, self.plan, dict(decision.reusable))
+        self.log.warning(
+            "The output of job %s expired mid-copy: %s of %s verified and kept in multipart upload %s "
+            "of s3://%s/%s; missing archive ranges %s",
+            error.job_id,
+            format_bytes(expired.bytes_verified),
+            format_bytes(self.plan.total_size),
+            upload_id,
+            self.bucket,
+            self.key,
+            ", ".join(missing.byte_range for missing in expired.missing),
+        )
+        return expired.error(self.job.completion_date)
+
     def _drop_ledger(self, upload_id: str) -> None:
-        """The object is complete: its ledger has nothing left to vouch for."""
+        """The object is complete: its ledger (and the job's pointer to it) has nothing left to vouch for."""
         try:
             self.store.delete(upload_id)
+            if self.archive is not None:
+                self.store.delete_pointer(self.vault_name, self.job.job_id)
         except Exception as error:  # the copy is done; a stray ledger object is only clutter
             self.log.warning("Could not delete the ledger of upload %s (%s)", upload_id, error)
 
@@ -706,4 +883,9 @@ class _Run:
     def _abort(self, upload_id: str) -> None:
         """Abort so no part is kept (or billed), and drop the ledger; a failed abort is logged."""
         self.store.abort(upload_id, self.log)
+        if self.archive is not None:
+            try:
+                self.store.delete_pointer(self.vault_name, self.job.job_id)
+            except Exception as error:  # the upload is gone; a stray pointer leads nowhere
+                self.log.warning("Could not delete the copy pointer of job %s (%s)", self.job.job_id, error)
         self.log.info("Aborted multipart upload of s3://%s/%s; nothing was written", self.bucket, self.key)

@@ -14,6 +14,14 @@ collides with the copy's own object and fits S3's 1,024-byte key limit)::
     <prefix><upload id>/upload.json          what the upload is a copy of (UploadRecord)
     <prefix><upload id>/part-00001.json      one verified part (PartRecord)
 
+and, under the same root, one small object per job whose output is being copied (CopyPointer)::
+
+    .glacier-copy-ledger/jobs/<digest of vault and job id>.json
+
+The pointer and the upload record's ``archive`` (which archive, and where in it the job's
+output starts) outlive the job itself: once Glacier has forgotten a job (its output
+expired), they are all that says which byte ranges of which archive a copy still lacks.
+
 :func:`reconcile` decides, without any I/O, whether an open upload can be continued, and
 which of its parts need no download. Trust is all or nothing per upload: a record that
 disagrees with the copy about to run (another job, archive tree hash, size or chunk size),
@@ -39,11 +47,15 @@ from airflow_glacier_select.s3_copy.plan import Chunk, TransferPlan
 __all__ = [
     "LEDGER_FORMAT",
     "LEDGER_ROOT",
+    "POINTER_ROOT",
+    "ArchiveSource",
     "CopyIdentity",
+    "CopyPointer",
     "LedgerDecision",
     "ListedPart",
     "PartRecord",
     "UploadRecord",
+    "copy_pointer_key",
     "ledger_prefix",
     "part_record_key",
     "reconcile",
@@ -53,6 +65,9 @@ __all__ = [
 LEDGER_FORMAT = 1
 LEDGER_ROOT = ".glacier-copy-ledger/"
 """Top-level prefix of every ledger in a bucket; a lifecycle rule on it can sweep orphans."""
+POINTER_ROOT = f"{LEDGER_ROOT}jobs/"
+"""Prefix of the copy pointers (:class:`CopyPointer`), found from a job alone; no key digest is
+``jobs``, so they never mix with a ledger, and one lifecycle rule on :data:`LEDGER_ROOT` covers both."""
 
 
 def ledger_prefix(key: str) -> str:
@@ -71,6 +86,12 @@ def upload_record_key(key: str, upload_id: str) -> str:
 
 def part_record_key(key: str, upload_id: str, part_number: int) -> str:
     return f"{ledger_prefix(key)}{_upload_digest(upload_id)}/part-{part_number:05d}.json"
+
+
+def copy_pointer_key(vault_name: str, job_id: str) -> str:
+    """Where the pointer to the copy of a job's output lives: found from the job alone."""
+    digest = hashlib.sha256(f"{vault_name}\x1f{job_id}".encode()).hexdigest()[:40]
+    return f"{POINTER_ROOT}{digest}.json"
 
 
 def _upload_digest(upload_id: str) -> str:
@@ -111,15 +132,35 @@ def _fields(data: object, what: str, names: Iterable[str]) -> Mapping[str, Any]:
 
 
 @dataclass(frozen=True)
+class ArchiveSource:
+    """Which archive an archive-retrieval job's output is, and at which archive byte it starts.
+
+    ``archive_offset`` is the first byte of the job's RetrievalByteRange (0 for the whole
+    archive): output byte ``n`` is archive byte ``archive_offset + n``.
+    """
+
+    archive_id: str
+    archive_size: int
+    archive_offset: int = 0
+
+
+@dataclass(frozen=True)
 class UploadRecord:
-    """Written right after CreateMultipartUpload: the upload is a copy of ``identity``."""
+    """Written right after CreateMultipartUpload: the upload is a copy of ``identity``.
+
+    ``archive`` (archive retrievals only) is what a re-retrieval of missing ranges needs
+    once the job itself is gone; it is not part of what makes two copies the same.
+    """
 
     upload_id: str
     identity: CopyIdentity
+    archive: ArchiveSource | None = None
 
     def to_json(self) -> bytes:
+        extra = {"archive": asdict(self.archive)} if self.archive is not None else {}
         return json.dumps(
-            {"format": LEDGER_FORMAT, "upload_id": self.upload_id, **asdict(self.identity)}, sort_keys=True
+            {"format": LEDGER_FORMAT, "upload_id": self.upload_id, **asdict(self.identity), **extra},
+            sort_keys=True,
         ).encode()
 
     @classmethod
@@ -127,7 +168,39 @@ class UploadRecord:
         names = ("upload_id", *CopyIdentity.__dataclass_fields__)
         data = _fields(_loads(text, "upload record"), "upload record", names)
         identity = CopyIdentity(**{name: data[name] for name in CopyIdentity.__dataclass_fields__})
-        return cls(str(data["upload_id"]), identity)
+        archive = data.get("archive")
+        if archive is None:
+            return cls(str(data["upload_id"]), identity)
+        if not isinstance(archive, Mapping):
+            raise GlacierValidationError("upload record archive", archive, "must be a JSON object")
+        names = ("archive_id", "archive_size", "archive_offset")
+        source = _fields({**archive, "format": LEDGER_FORMAT}, "upload record archive", names)
+        return cls(
+            str(data["upload_id"]),
+            identity,
+            ArchiveSource(
+                str(source["archive_id"]), int(source["archive_size"]), int(source["archive_offset"])
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class CopyPointer:
+    """Which key and multipart upload hold the copy of job ``job_id``'s output (:func:`copy_pointer_key`)."""
+
+    vault_name: str
+    job_id: str
+    key: str
+    upload_id: str
+
+    def to_json(self) -> bytes:
+        return json.dumps({"format": LEDGER_FORMAT, **asdict(self)}, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, text: bytes | str) -> CopyPointer:
+        names = tuple(cls.__dataclass_fields__)
+        data = _fields(_loads(text, "copy pointer"), "copy pointer", names)
+        return cls(**{name: str(data[name]) for name in names})
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,14 @@ import botocore.exceptions
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.s3_copy.ledger import (
+    ArchiveSource,
     CopyIdentity,
+    CopyPointer,
     LedgerDecision,
     ListedPart,
     PartRecord,
     UploadRecord,
+    copy_pointer_key,
     ledger_prefix,
     part_record_key,
     reconcile,
@@ -33,7 +36,7 @@ from airflow_glacier_select.s3_copy.plan import TransferPlan
 from airflow_glacier_select.s3_copy.progress import format_bytes
 from airflow_glacier_select.s3_copy.s3_objects import error_code
 
-__all__ = ["LedgerStore", "ResumedUpload", "open_or_resume"]
+__all__ = ["LedgerStore", "ResumedUpload", "open_or_resume", "read_copy_pointer"]
 
 _T = TypeVar("_T")
 _NOT_FOUND = ("404", "NoSuchKey", "NotFound")
@@ -65,20 +68,27 @@ class LedgerStore:
 
     # --- writing --------------------------------------------------------------------------
 
-    def write_upload(self, record: UploadRecord) -> None:
-        body = record.to_json()
-        target = upload_record_key(self.key, record.upload_id)
+    def _put(self, target: str, body: bytes) -> None:
         self._call(
             f"PutObject s3://{self.bucket}/{target}",
             lambda: self.s3.put_object(Bucket=self.bucket, Key=target, Body=body),
         )
 
+    def write_upload(self, record: UploadRecord) -> None:
+        self._put(upload_record_key(self.key, record.upload_id), record.to_json())
+
     def write_part(self, record: PartRecord) -> None:
-        body = record.to_json()
-        target = part_record_key(self.key, record.upload_id, record.part_number)
+        self._put(part_record_key(self.key, record.upload_id, record.part_number), record.to_json())
+
+    def write_pointer(self, pointer: CopyPointer) -> None:
+        """Say, under the job's own name, that its output is being copied to this key and upload."""
+        self._put(copy_pointer_key(pointer.vault_name, pointer.job_id), pointer.to_json())
+
+    def delete_pointer(self, vault_name: str, job_id: str) -> None:
+        target = copy_pointer_key(vault_name, job_id)
         self._call(
-            f"PutObject s3://{self.bucket}/{target}",
-            lambda: self.s3.put_object(Bucket=self.bucket, Key=target, Body=body),
+            f"DeleteObject s3://{self.bucket}/{target}",
+            lambda: self.s3.delete_object(Bucket=self.bucket, Key=target),
         )
 
     # --- reading --------------------------------------------------------------------------
@@ -241,6 +251,7 @@ def open_or_resume(
     identity: CopyIdentity,
     create: Callable[[], str],
     log: _Log,
+    archive: ArchiveSource | None = None,
 ) -> ResumedUpload:
     """Continue the open upload whose ledger proves the most bytes; abort the untrusted; else create.
 
@@ -280,5 +291,13 @@ def open_or_resume(
         )
         return ResumedUpload(keep.upload_id, dict(keep.reusable))
     upload_id = create()
-    store.write_upload(UploadRecord(upload_id, identity))
+    store.write_upload(UploadRecord(upload_id, identity, archive))
     return ResumedUpload(upload_id, created=True)
+
+
+def read_copy_pointer(
+    s3: Any, bucket: str, vault_name: str, job_id: str, retrying: Retrying
+) -> CopyPointer | None:
+    """The pointer an archive copy of job ``job_id`` left in ``bucket``; None when there is none."""
+    text = LedgerStore(s3, bucket, "", retrying)._read(copy_pointer_key(vault_name, job_id))
+    return None if text is None else CopyPointer.from_json(text)

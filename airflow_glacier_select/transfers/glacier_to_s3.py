@@ -11,7 +11,9 @@ S3, a job operator's XCom dict accepted as ``job_id``, and the failures that end
 without retry.
 
 Failures no retry can mend (expired output, a taken key under ``collision="fail"``) fail
-the task without retries; transient ones leave retries to Airflow.
+the task without retries; transient ones leave retries to Airflow. An archive's output that
+expires mid-copy keeps its verified parts; with ``on_output_expired="re-retrieve-missing"``
+the operator retrieves only the missing byte ranges again (:mod:`.expiry`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.job_reference import job_id_of
+from airflow_glacier_select.job_rules import check_one_of, check_seconds, check_tier
 from airflow_glacier_select.s3_copy.destination import S3ObjectSettings
 from airflow_glacier_select.s3_copy.engine import GlacierToS3Transfer
 from airflow_glacier_select.s3_copy.errors import (
@@ -44,6 +47,12 @@ from airflow_glacier_select.s3_copy.plan import (
     check_concurrency,
 )
 from airflow_glacier_select.s3_copy.retry import RetryPolicy
+from airflow_glacier_select.transfers.expiry import (
+    ON_OUTPUT_EXPIRED,
+    RE_RETRIEVE_MISSING,
+    expiry_message,
+    re_retrieve_missing,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -138,6 +147,17 @@ class GlacierJobOutputToS3Operator(GlacierToS3BaseOperator):
     :param retry_max_delay: the backoff's cap in seconds (default 30).
     :param require_tree_hash: fail, writing nothing, when no tree hash from Glacier vouched
         for the bytes (inventory output, or an endpoint that sends none). Default False.
+    :param on_output_expired: what to do when the job's output expired (Glacier forgets a job
+        about 24 hours after it completes) before an archive was wholly copied. ``fail``
+        (default): fail, saying how many bytes are verified and which archive byte ranges are
+        missing; the verified parts stay in the bucket. ``re-retrieve-missing``: start one
+        archive-retrieval job per missing tree-hash-aligned range (reusing any in-progress or
+        succeeded job for the same range, so a retry never pays twice), wait for them, and
+        finish the copy from their output, verified against the archive's tree hash.
+    :param re_retrieval_tier: tier of the range jobs (default: Glacier's, Standard).
+    :param re_retrieval_poll_interval: seconds between DescribeJob polls of range jobs (default 60).
+    :param re_retrieval_max_wait: seconds to wait for range jobs before the try fails (a retry
+        finds the same jobs and waits on; default 12 hours).
     :param dest_aws_conn_id: connection for S3; None (default) uses ``aws_conn_id``.
     :param account_id: the vault owner's account id; ``-`` (default) is the credentials' account.
     """
@@ -177,6 +197,10 @@ class GlacierJobOutputToS3Operator(GlacierToS3BaseOperator):
         retry_base_delay: float = 1.0,
         retry_max_delay: float = 30.0,
         require_tree_hash: bool = False,
+        on_output_expired: str = "fail",
+        re_retrieval_tier: str | None = None,
+        re_retrieval_poll_interval: float = 60.0,
+        re_retrieval_max_wait: float = 12 * 3600.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -198,6 +222,14 @@ class GlacierJobOutputToS3Operator(GlacierToS3BaseOperator):
         if not isinstance(require_tree_hash, bool):
             raise GlacierValidationError("require_tree_hash", require_tree_hash, "must be True or False")
         self.require_tree_hash = require_tree_hash
+        self.on_output_expired = check_one_of("on_output_expired", on_output_expired, ON_OUTPUT_EXPIRED)
+        self.re_retrieval_tier = (
+            None if re_retrieval_tier is None else check_tier(re_retrieval_tier, "re_retrieval_tier")
+        )
+        self.re_retrieval_poll_interval = check_seconds(
+            "re_retrieval_poll_interval", re_retrieval_poll_interval
+        )
+        self.re_retrieval_max_wait = check_seconds("re_retrieval_max_wait", re_retrieval_max_wait)
 
     def object_settings(self) -> S3ObjectSettings:
         """The rendered encryption, storage class, tags and metadata, checked."""
@@ -219,10 +251,11 @@ class GlacierJobOutputToS3Operator(GlacierToS3BaseOperator):
             retry=self.retry,
             log=self.log,
         )
+        job_id = job_id_of(self.job_id)
         try:
             result = transfer.copy_job_output(
                 self.vault_name,
-                job_id_of(self.job_id),
+                job_id,
                 self.bucket,
                 self.key or None,
                 collision=self.collision,
@@ -230,6 +263,12 @@ class GlacierJobOutputToS3Operator(GlacierToS3BaseOperator):
                 archive_description=self.archive_description or None,
                 require_tree_hash=self.require_tree_hash,
             )
+        except (JobOutputExpiredError, JobNotFoundError) as error:
+            if self.on_output_expired != RE_RETRIEVE_MISSING:
+                raise AirflowFailException(
+                    expiry_message(transfer, self.vault_name, job_id, self.bucket, error)
+                ) from error
+            return re_retrieve_missing(self, context, transfer, job_id, error)
         except FINAL_ERRORS as error:
             raise AirflowFailException(str(error)) from error
         return result.to_dict()

@@ -97,8 +97,8 @@ def ledger_parts(endpoint: LocalGlacierEndpoint) -> dict[int, dict[str, Any]]:
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=LEDGER_ROOT).get("Contents", [])
     records = {}
     for item in listed:
-        if item["Key"].endswith("upload.json"):
-            continue
+        if "/part-" not in item["Key"]:
+            continue  # the upload record, or the job's copy pointer
         record = json.loads(s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
         records[record["part_number"]] = record
     return records
