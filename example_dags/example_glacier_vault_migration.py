@@ -8,6 +8,11 @@ id>``, and writes ``plan.json``, ``skipped.jsonl`` and ``report.json`` under
 paying for any retrieval. A re-run starts no job for an archive whose verified copy
 exists or whose retrieval is running or done, and reuses a recent inventory.
 
+Archives above ``shard_threshold`` bytes are copied as ``shards_per_archive`` range shards by
+many workers; every copy must be vouched for by Glacier's tree hash (``require_tree_hash``).
+With ``notification_queue_url`` (an SQS queue subscribed to ``sns_topic``, the topic the
+migration's jobs notify) every wait listens on the queue instead of polling DescribeJob.
+
 The logic lives in :mod:`airflow_glacier_select.migration` (tested there); this file only
 wires its tasks. ``GLACIER_EXAMPLE_POLL_SECONDS`` (default 300) sets how often job status
 is checked.
@@ -22,8 +27,10 @@ from airflow.sdk import DAG
 
 from airflow_glacier_select.migration.tasks import (
     copy_archive,
+    copy_large_archives,
     find_or_start_inventory,
     job_ids,
+    large_archive_jobs,
     migration_default_args,
     migration_params,
     plan_migration,
@@ -47,9 +54,10 @@ with DAG(
     inventory = find_or_start_inventory()
     wait_for_inventory = GlacierJobSensor(task_id="wait_for_inventory", job_id=inventory)
     batches = plan_migration(inventory)
-    jobs = job_ids()
+    jobs, large_jobs = job_ids(), large_archive_jobs()
     report = write_report()
     inventory >> wait_for_inventory >> batches
-    start_retrievals.expand(batch=batches) >> jobs
+    start_retrievals.expand(batch=batches) >> [jobs, large_jobs]
     copy_archive.expand(job_id=jobs) >> report
+    copy_large_archives(large_jobs) >> report
     batches >> report

@@ -21,10 +21,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from answer_proxy import PROXY_CONN_ID, answer_proxy  # noqa: F401
 from dag_runs import RUN_DATE, DagFolder, airflow_db, dag_folder, import_dag_file  # noqa: F401
 
-from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY
-from airflow_glacier_select.treehash import tree_hash
+from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY, VERIFICATION_METADATA_KEY
+from airflow_glacier_select.testing.notifications import notification_queue
+from airflow_glacier_select.treehash import MIB, tree_hash
 
 EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
 DAG_FILES = {
@@ -387,3 +389,117 @@ def test_migration_example_dry_run_plans_and_reports_without_starting_a_retrieva
     report = _report(s3, dag_run)
     assert report["dry_run"] is True
     assert (report["jobs_started"], report["copied"]["archives"], report["failed"]["archives"]) == (0, 0, 0)
+
+
+def _stored_triggers() -> list[tuple[str, dict[str, Any]]]:
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return [(t.classpath, dict(t.kwargs)) for t in session.scalars(select(Trigger))]
+
+
+LARGE_BACKUP = bytes(range(256)) * (40 * MIB // 256)  # 3 parts of 16 MiB: 16 + 16 + 8
+
+
+def test_migration_example_waits_on_notifications_and_copies_a_large_archive_as_shards(
+    examples: Any, glacier_endpoint: Any, glacier_connection: str, archive_ids: list[str]
+) -> None:
+    # "Configuring Vault Notifications in Amazon S3 Glacier": a job started with SNSTopic
+    # publishes its DescribeJob JSON there when it ends; the queue is subscribed to the topic.
+    s3, glacier = glacier_endpoint.client("s3"), glacier_endpoint.client()
+    large_id = glacier_endpoint.put_archive("backups", LARGE_BACKUP, "disk-image.raw")
+    queue = notification_queue(glacier_endpoint, "migration-jobs")
+    glacier_endpoint.set_tier_delay("Inventory", 3)  # every wait defers before its job ends
+    glacier_endpoint.set_tier_delay("Bulk", 5)
+    conf = {
+        **_migration_conf(glacier_connection, budget=2**30),
+        "shard_threshold": 8 * MIB,
+        "shards_per_archive": 4,  # capped at the archive's 3 parts
+        "notification_queue_url": queue.queue_url,
+        "sns_topic": queue.topic_arn,
+    }
+    module = examples("example_glacier_vault_migration")
+    glacier_endpoint.reset_counts()
+
+    first = _run(module, conf, day=0)
+
+    assert first.state == "success"
+    response = s3.get_object(Bucket="migrated", Key=f"vaults/backups/{large_id}")
+    assert response["Body"].read() == LARGE_BACKUP
+    assert response["Metadata"][TREE_HASH_METADATA_KEY] == tree_hash(LARGE_BACKUP)
+    assert response["StorageClass"] == "STANDARD_IA"
+    assert _states(first, "copy_large_archives.copy_shard") == ["success"] * 3
+    assert _states(first, "copy_large_archives.finish") == ["success"]
+    assert _states(first, "copy_archive.copy_to_s3") == ["success"] * 3
+    report = _report(s3, first)
+    everything = {"archives": 4, "bytes": sum(map(len, BACKUPS)) + len(LARGE_BACKUP)}
+    assert report["copied"] == everything
+    assert report["copied_as_shards"] == {"archives": 1, "bytes": len(LARGE_BACKUP)}
+    assert report["require_tree_hash"] is True
+    assert {e["archive_id"]: e["verification"] for e in report["copied_archives"] if e["sharded"]} == {
+        large_id: "job-tree-hash"
+    }
+    jobs = glacier.list_jobs(vaultName="backups")["JobList"]
+    assert len(jobs) == 5 and {job["SNSTopic"] for job in jobs} == {queue.topic_arn}
+    # dag.test() runs a deferred task's trigger inline until it fires, so the inventory's wait and
+    # the first retrieval's defer, and the later waits find their jobs already done.
+    job_ids = {job["JobId"] for job in jobs}
+    triggers = [
+        (classpath, kwargs) for classpath, kwargs in _stored_triggers() if kwargs.get("job_id") in job_ids
+    ]
+    assert [classpath for classpath, _ in triggers if classpath.endswith("GlacierJobTrigger")] == []
+    notified = [
+        kwargs for classpath, kwargs in triggers if classpath.endswith("GlacierJobNotificationTrigger")
+    ]
+    assert len(notified) >= 2 and {kwargs["queue_url"] for kwargs in notified} == {queue.queue_url}
+    assert glacier_endpoint.request_count("ReceiveMessage") >= 1
+    # Polling every 0.2 s through jobs of 3 and 5 s would take 15-25 DescribeJob per deferred wait.
+    # A notification wait takes two (one look before deferring, one to confirm the message), a
+    # wait whose job is done one, and each copy step looks once (3 whole copies; plan, 3 shards
+    # and finish of the sharded one).
+    describes = glacier_endpoint.request_count("DescribeJob")
+    assert describes <= 2 * len(notified) + (5 - len(notified)) + 3 + 5, describes
+
+    glacier_endpoint.reset_counts()
+    objects = _archive_objects(s3)
+    second = _run(module, conf, day=1)
+
+    assert second.state == "success"
+    assert glacier_endpoint.request_count("InitiateJob") == 0
+    assert _archive_objects(s3) == objects
+    report = _report(s3, second)
+    assert (report["copied"]["archives"], report["skipped"]) == (0, everything)
+    assert _states(second, "copy_large_archives.copy_shard") == ["skipped"]
+
+
+def test_migration_example_refuses_copies_no_glacier_tree_hash_vouched_for(
+    examples: Any,
+    glacier_endpoint: Any,
+    answer_proxy: Any,  # noqa: F811
+    archive_ids: list[str],
+) -> None:
+    # A Glacier whose answers carry no tree hash (no SHA256TreeHash in DescribeJob, no
+    # x-amz-sha256-tree-hash on GetJobOutput): the bytes could be anything of the right size.
+    s3 = glacier_endpoint.client("s3")
+    large_id = glacier_endpoint.put_archive("backups", LARGE_BACKUP[: 20 * MIB], "disk-image.raw")
+    answer_proxy(
+        describe_job=lambda answer: {**answer, "SHA256TreeHash": None, "ArchiveSHA256TreeHash": None},
+        drop_tree_hashes=True,
+    )
+    conf = {**_migration_conf(PROXY_CONN_ID, budget=2**30), "shard_threshold": 8 * MIB}
+
+    dag_run = _run(examples("example_glacier_vault_migration"), conf)
+
+    assert dag_run.state == "failed"
+    assert _states(dag_run, "copy_archive.copy_to_s3") == ["failed"] * 3
+    assert _states(dag_run, "write_report") == ["failed"]
+    report = _report(s3, dag_run)
+    assert report["copied"] == {"archives": 0, "bytes": 0}
+    assert sorted(e["archive_id"] for e in report["failed_archives"]) == sorted([*archive_ids, large_id])
+    # The whole copies wrote nothing. The sharded copy has no refusal of its own yet: its object
+    # stands, marked size-only, and the migration counts it as not copied.
+    assert set(_archive_objects(s3)) == {f"vaults/backups/{large_id}"}
+    metadata = s3.head_object(Bucket="migrated", Key=f"vaults/backups/{large_id}")["Metadata"]
+    assert metadata[VERIFICATION_METADATA_KEY] == "size-only"

@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from airflow_glacier_select.demo.archives import (
     SALES_COLUMNS,
     ArchiveSpec,
@@ -17,10 +19,11 @@ from airflow_glacier_select.demo.archives import (
     seed_archives,
 )
 from airflow_glacier_select.demo.observe import RunDelta, Snapshot
-from airflow_glacier_select.demo.scenario import Check, CheckContext, DemoRun, demo_runs
+from airflow_glacier_select.demo.scenario import Check, CheckContext, DemoRun, _notification_waits, demo_runs
 from airflow_glacier_select.demo.standalone import RunResult
 from airflow_glacier_select.demo.summary import RunOutcome, render_summary
 from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY
+from airflow_glacier_select.testing.notifications import NotificationQueue
 from airflow_glacier_select.treehash import MIB, tree_hash
 
 SMALL = [
@@ -113,6 +116,36 @@ def test_verify_copies_passes_only_bytes_and_metadata_matching_the_seeded_tree_h
     assert delta.verified == ["good"]
 
 
+QUEUE = NotificationQueue(
+    "arn:aws:sns:us-east-1:123456789012:jobs",
+    "http://127.0.0.1:1/123456789012/jobs",
+    "arn:aws:sqs:us-east-1:123456789012:jobs",
+)
+
+
+@pytest.mark.parametrize(
+    ("requests", "waits", "ok"),
+    [
+        ({"DescribeJob": 12, "ReceiveMessage": 4}, 2, True),  # 2 per wait, 1 per copy step
+        ({"DescribeJob": 40, "ReceiveMessage": 0}, 2, False),  # 2 s polling through 30 s jobs
+        ({"DescribeJob": 40, "ReceiveMessage": 4}, 2, False),  # listened, but polled as well
+        ({"DescribeJob": 3, "ReceiveMessage": 0}, 0, False),  # nothing waited on the queue
+    ],
+)
+def test_the_migration_check_tells_notification_waits_from_polling(
+    requests: dict[str, int], waits: int, ok: bool
+) -> None:
+    context = CheckContext(None, "out", RunDelta(), [], 0, requests, waits)
+
+    check = _notification_waits(context)
+
+    assert check.ok is ok
+    assert (
+        f"{requests['DescribeJob']} DescribeJob" in check.text
+        and f"about {waits * 15} for the waits" in check.text
+    )
+
+
 def _outcome(run: DemoRun, state: str, checks: list[Check]) -> RunOutcome:
     result = RunResult(
         {"state": state, "start_date": "2024-05-01T10:00:00Z", "end_date": "2024-05-01T10:01:05Z"},
@@ -123,7 +156,7 @@ def _outcome(run: DemoRun, state: str, checks: list[Check]) -> RunOutcome:
 
 def test_summary_table_lines_up_and_gives_the_verdict(glacier_endpoint: Any, tmp_path: Path) -> None:
     csv_spec = next(spec for spec in archive_specs() if spec.kind == "csv")
-    runs = demo_runs(seed_archives(glacier_endpoint, tmp_path, [csv_spec]))
+    runs = demo_runs(seed_archives(glacier_endpoint, tmp_path, [csv_spec]), QUEUE)
     passed = _outcome(runs[0], "success", [Check("fine", True)])
     failed = _outcome(runs[1], "failed", [Check("report written", False)])
 

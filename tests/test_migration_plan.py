@@ -8,14 +8,22 @@ import pytest
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.inventory import InventoryArchive
-from airflow_glacier_select.migration.plan import MigrationPlanError, MigrationPlanner, MigrationSettings
+from airflow_glacier_select.migration.plan import (
+    MigrationPlanError,
+    MigrationPlanner,
+    MigrationSettings,
+    copy_routes,
+    shards_for,
+)
 from airflow_glacier_select.migration.policy import (
     FREE_TIER_BYTES_PER_DAY,
     STANDARD_RETRIEVAL_HOURS,
     DataRetrievalPolicy,
 )
+from airflow_glacier_select.migration.report import build_report
 
 GIB = 2**30
+MIB = 2**20
 
 
 def _archive(n: int, size: int) -> InventoryArchive:
@@ -73,6 +81,34 @@ def test_archives_above_the_shard_threshold_are_counted() -> None:
     planner, _ = _plan(settings, [5 * GIB, 4 * GIB, 9 * GIB])
 
     assert planner.check().sharded.to_dict() == {"archives": 2, "bytes": 14 * GIB}
+
+
+def test_copy_routes_send_archives_above_the_threshold_to_sharded_copies_with_their_shard_count() -> None:
+    started = [
+        {"archive_id": "small", "job_id": "job-small", "size": 5 * MIB},
+        {"archive_id": "edge", "job_id": "job-edge", "size": 64 * MIB},  # at the threshold: whole
+        {"archive_id": "large", "job_id": "job-large", "size": 200 * MIB},  # 13 parts of 16 MiB
+        {"archive_id": "over", "job_id": "job-over", "size": 65 * MIB},  # 5 parts: 4 x 16 MiB + 1 MiB
+    ]
+
+    routes = copy_routes(started, 64 * MIB, 8)
+
+    assert routes == {
+        "whole": ["job-small", "job-edge"],
+        "sharded": [{"job_id": "job-large", "shards": 8}, {"job_id": "job-over", "shards": 5}],
+    }
+    assert copy_routes(started, None, 8) == {
+        "whole": ["job-small", "job-edge", "job-large", "job-over"],
+        "sharded": [],
+    }
+
+
+def test_an_archive_never_gets_more_shards_than_its_output_has_parts() -> None:
+    assert shards_for(20 * MIB, 8) == 2  # 16 MiB + 4 MiB
+    assert shards_for(200 * MIB, 8) == 8
+    assert shards_for(MIB, 8) == 1
+    with pytest.raises(GlacierValidationError, match=r"^shards: 0 must be from 1 to 1000"):
+        shards_for(200 * MIB, 0)
 
 
 def test_a_max_retrieval_rate_policy_caps_a_standard_run_at_what_it_accepts_at_once() -> None:
@@ -156,3 +192,42 @@ def test_bad_settings_are_refused_naming_the_field(kwargs: dict[str, object], fi
 def test_bad_policies_are_refused(strategy: str, bytes_per_hour: int | None) -> None:
     with pytest.raises(GlacierValidationError):
         DataRetrievalPolicy(strategy, bytes_per_hour)
+
+
+def test_the_report_counts_only_copies_glacier_vouched_for_and_which_went_as_shards() -> None:
+    plan = {
+        "inventory": {"archives": 3, "bytes": 3 + 70 * MIB},
+        "already_copied": {"archives": 0, "bytes": 0},
+        "left_for_later": {"archives": 0, "bytes": 0},
+        **{name: None for name in ("tier", "run_budget", "runs_needed", "to_move", "policy")},
+    }
+    planned = [{"archive_id": name, "size": size} for name, size in (("a", 1), ("b", 2), ("big", 70 * MIB))]
+    started = [{**entry, "job_id": f"job-{entry['archive_id']}", "reused_job": False} for entry in planned]
+
+    def result(job_id: str, verification: str) -> dict[str, object]:
+        return {
+            "job_id": job_id,
+            "key": f"k/{job_id}",
+            "verification": verification,
+            "verified": verification != "size-only",
+        }
+
+    report = build_report(
+        run_id="r",
+        vault_name="v",
+        destination="s3://b/k/",
+        plan=plan,
+        planned=planned,
+        started=started,
+        copies=[result("job-a", "job-tree-hash"), result("job-b", "size-only")],
+        sharded_copies=[result("job-big", "chunk-tree-hashes")],
+    )
+
+    assert report["copied"] == {"archives": 2, "bytes": 1 + 70 * MIB}
+    assert report["copied_as_shards"] == {"archives": 1, "bytes": 70 * MIB}
+    # No tree hash vouched for b's bytes: not a copy a migration counts.
+    assert [entry["archive_id"] for entry in report["failed_archives"]] == ["b"]
+    assert {entry["archive_id"]: entry["sharded"] for entry in report["copied_archives"]} == {
+        "a": False,
+        "big": True,
+    }

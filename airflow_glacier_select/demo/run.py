@@ -15,18 +15,31 @@ from typing import Any
 from airflow_glacier_select.demo.archives import SeededArchive, seed_archives
 from airflow_glacier_select.demo.endpoint import EndpointProcess
 from airflow_glacier_select.demo.observe import RunDelta, Snapshot
-from airflow_glacier_select.demo.scenario import BUCKETS, CONN_ID, Check, CheckContext, DemoRun, demo_runs
+from airflow_glacier_select.demo.scenario import (
+    BUCKETS,
+    BULK_SECONDS,
+    CONN_ID,
+    POLL_SECONDS,
+    Check,
+    CheckContext,
+    DemoRun,
+    demo_runs,
+)
 from airflow_glacier_select.demo.standalone import AirflowProcesses
 from airflow_glacier_select.demo.summary import RunOutcome, render_summary
 from airflow_glacier_select.s3_copy.progress import format_bytes
 from airflow_glacier_select.testing.endpoint import RemoteGlacierEndpoint
+from airflow_glacier_select.testing.notifications import notification_queue
 
 __all__ = ["main"]
 
-TIER_DELAYS = {"Expedited": 5.0, "Standard": 10.0, "Bulk": 30.0, "Inventory": 20.0}
+COUNTED_REQUESTS = ("InitiateJob", "DescribeJob", "ReceiveMessage")
+"""Requests counted per wave of runs, for the checks."""
+NOTIFICATION_QUEUE = "demo-migration-jobs"
+"""The SNS topic the migration's jobs notify, and the SQS queue subscribed to it."""
+TIER_DELAYS = {"Expedited": 5.0, "Standard": 10.0, "Bulk": float(BULK_SECONDS), "Inventory": 20.0}
 """Seconds each kind of job takes on the local endpoint: long enough that every wait defers,
 even a sensor that starts a few task launches after its job."""
-POLL_SECONDS = 2
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 
 
@@ -93,7 +106,7 @@ def _run_wave(
     """Trigger runs together, wait for all, then measure and check each."""
     glacier, s3 = endpoint.client("glacier"), endpoint.client("s3")
     before = {run.run_id: Snapshot.take(glacier, s3, run.vault_name, run.bucket) for run in wave}
-    initiated = endpoint.request_count("InitiateJob")
+    counted = {name: endpoint.request_count(name) for name in COUNTED_REQUESTS}
     for run in wave:
         airflow.trigger(run.dag_id, run.run_id, run.conf)
         _say(started, f"triggered {run.dag_id} ({run.label})")
@@ -101,16 +114,16 @@ def _run_wave(
     for run in wave:
         results[run.run_id] = result = airflow.wait_for_run(run.dag_id, run.run_id, timeout)
         _say(started, f"{run.dag_id} ({run.label}): {result.state}")
-    initiated = endpoint.request_count("InitiateJob") - initiated
+    counted = {name: endpoint.request_count(name) - counted[name] for name in COUNTED_REQUESTS}
     outcomes = []
     for run in wave:
         delta = RunDelta.between(before[run.run_id], Snapshot.take(glacier, s3, run.vault_name, run.bucket))
-        context = CheckContext(s3, run.bucket, delta, seeded, initiated)
+        waits = airflow.waits_in_triggerer(run.dag_id, run.run_id)
+        context = CheckContext(s3, run.bucket, delta, seeded, counted["InitiateJob"], counted, waits)
         try:
             checks = run.checks(context)
         except Exception as error:  # a check that cannot even look is a failed check
             checks = [Check(f"checking the run raised {error!r}", False)]
-        waits = airflow.waits_in_triggerer(run.dag_id, run.run_id)
         outcomes.append(RunOutcome(run, results[run.run_id], delta, checks, waits))
     return outcomes
 
@@ -129,13 +142,18 @@ def _demo(args: argparse.Namespace, work: Path, started: float) -> list[RunOutco
         s3: Any = endpoint.client("s3")
         for bucket in BUCKETS:
             s3.create_bucket(Bucket=bucket)
+        queue = notification_queue(endpoint, NOTIFICATION_QUEUE)
+        _say(
+            started,
+            f"SNS topic {queue.topic_arn} -> SQS queue {queue.queue_url} (migration job notifications)",
+        )
         with AirflowProcesses(work / "airflow", work / "dags", _airflow_env(endpoint.url)) as airflow:
             _say(started, f"starting airflow standalone in {work / 'airflow'} ...")
             airflow.start(args.startup_timeout)
             airflow.wait_for_dags(dag_ids, args.startup_timeout)
             _say(started, f"Airflow is up at {airflow.api}; DAGs parsed: {', '.join(dag_ids)}")
             _say(started, f"Glacier view: {airflow.api}/glacier/ (also the Glacier item of Airflow's menu)")
-            runs = demo_runs(seeded)
+            runs = demo_runs(seeded, queue)
             # select, restore and the migration's dry run together; then the migration, then its re-run
             outcomes = _run_wave(runs[:3], airflow, endpoint, seeded, args.run_timeout, started)
             for run in runs[3:]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_glacier_select.demo.archives import (
@@ -23,6 +23,7 @@ from airflow_glacier_select.demo.archives import (
     expected_sales_report,
 )
 from airflow_glacier_select.demo.observe import RunDelta, object_tree_hash
+from airflow_glacier_select.testing.notifications import NotificationQueue
 
 __all__ = ["BUCKETS", "CONN_ID", "Check", "CheckContext", "DemoRun", "demo_runs"]
 
@@ -34,6 +35,11 @@ BUCKETS = (SELECT_BUCKET, RESTORE_BUCKET, MIGRATION_BUCKET)
 RESTORE_PATTERN = "photos/2019/*"
 MIGRATION_PREFIX = "vaults"
 MIGRATION_STORAGE_CLASS = "GLACIER_IR"
+MIGRATION_SHARD_THRESHOLD = 64 * 2**20
+POLL_SECONDS = 2
+"""How often a polling wait asks DescribeJob (the demo's ``GLACIER_EXAMPLE_POLL_SECONDS``)."""
+BULK_SECONDS = 30
+"""How long a Bulk retrieval takes on the demo's endpoint."""
 _KEY_WIDTH = 40
 
 
@@ -52,6 +58,9 @@ class CheckContext:
     delta: RunDelta
     seeded: list[SeededArchive]
     initiate_job_requests: int
+    requests: Mapping[str, int] = field(default_factory=dict)
+    """Requests the endpoint served while the run's wave ran, by operation."""
+    waits_in_triggerer: int = 0
 
     def read_json(self, suffix: str) -> Any:
         """The JSON object the run wrote whose key ends with ``suffix`` (None if there is none)."""
@@ -163,14 +172,40 @@ def _plan_checks(context: CheckContext) -> list[Check]:
     ]
 
 
+def _notification_waits(context: CheckContext) -> Check:
+    """The run's waits listened on the queue: far fewer DescribeJob than polling would have sent.
+
+    A polling wait asks every POLL_SECONDS through a BULK_SECONDS job; a notification wait
+    asks once before deferring and once to confirm the message.
+    """
+    describes = context.requests.get("DescribeJob", 0)
+    received = context.requests.get("ReceiveMessage", 0)
+    waits = context.waits_in_triggerer
+    polling = waits * BULK_SECONDS // POLL_SECONDS
+    return Check(
+        f"waits on queue notifications: {waits} deferred wait(s), {received} ReceiveMessage, "
+        f"{describes} DescribeJob in the whole run (waits and copies); polling every {POLL_SECONDS} s "
+        f"would take about {polling} for the waits alone",
+        waits > 0 and received > 0 and describes < polling,
+    )
+
+
 def _migration_checks(context: CheckContext) -> list[Check]:
     expected = _migrated_keys(context.seeded)
     report = context.read_json("report.json") or {}
     copied = (report.get("copied") or {}).get("archives")
+    sharded = report.get("copied_as_shards") or {}
+    large = [a for a in expected.values() if a.size > MIGRATION_SHARD_THRESHOLD]
     return [
         _jobs(context.delta, len(expected)),  # the dry run's inventory is reused
         *context.verify_copies(expected, MIGRATION_STORAGE_CLASS),
         Check(f"report.json: {copied} copied, expected {len(expected)}", copied == len(expected)),
+        Check(
+            f"report.json: {sharded.get('archives')} archive(s) ({sharded.get('bytes', 0):,} bytes) "
+            f"copied as range shards, expected {len(large)} ({', '.join(a.spec.path for a in large)})",
+            sharded == {"archives": len(large), "bytes": sum(a.size for a in large)},
+        ),
+        _notification_waits(context),
     ]
 
 
@@ -191,8 +226,9 @@ def _rerun_checks(context: CheckContext) -> list[Check]:
     ]
 
 
-def demo_runs(seeded: list[SeededArchive]) -> list[DemoRun]:
-    """The runs, in order; their configs name the seeded vaults, archives and demo buckets."""
+def demo_runs(seeded: list[SeededArchive], queue: NotificationQueue) -> list[DemoRun]:
+    """The runs, in order; their configs name the seeded vaults, archives and demo buckets, and the
+    migration's jobs notify ``queue``'s topic, on whose queue its waits listen."""
     csv_archive = next(archive for archive in seeded if archive.spec.kind == "csv")
     migration = {
         "aws_conn_id": CONN_ID,
@@ -203,7 +239,9 @@ def demo_runs(seeded: list[SeededArchive]) -> list[DemoRun]:
         "tier": "Bulk",
         "daily_byte_budget": 2**30,
         "batch_size": 2,
-        "shard_threshold": 64 * 2**20,
+        "shard_threshold": MIGRATION_SHARD_THRESHOLD,
+        "notification_queue_url": queue.queue_url,
+        "sns_topic": queue.topic_arn,
     }
     return [
         DemoRun(

@@ -14,7 +14,7 @@ chosen archives are what the run retrieves), so what a dry run prints is what a 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,9 +22,20 @@ from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.inventory import InventoryArchive
 from airflow_glacier_select.job_rules import check_tier
 from airflow_glacier_select.migration.policy import DataRetrievalPolicy
+from airflow_glacier_select.s3_copy.plan import TransferPlan
 from airflow_glacier_select.s3_copy.progress import format_bytes
+from airflow_glacier_select.s3_copy.shards import check_shard_count
 
-__all__ = ["MigrationPlan", "MigrationPlanError", "MigrationPlanner", "MigrationSettings", "Tally"]
+__all__ = [
+    "MigrationPlan",
+    "MigrationPlanError",
+    "MigrationPlanner",
+    "MigrationSettings",
+    "Tally",
+    "copied_as_shards",
+    "copy_routes",
+    "shards_for",
+]
 
 _REFUSALS_SHOWN = 5
 
@@ -52,6 +63,36 @@ def _positive(field_name: str, value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise GlacierValidationError(field_name, value, "must be a whole number of bytes, at least 1")
     return value
+
+
+def copied_as_shards(size: int, shard_threshold: int | None) -> bool:
+    """Whether an archive of ``size`` bytes is copied as range shards by many workers."""
+    return shard_threshold is not None and size > shard_threshold
+
+
+def shards_for(size: int, shards_per_archive: int) -> int:
+    """Shards for one archive: as asked, but never more than its output has parts (chunks)."""
+    check_shard_count(shards_per_archive)
+    return max(1, min(shards_per_archive, len(TransferPlan.build(size).chunks)))
+
+
+def copy_routes(
+    started: Iterable[Mapping[str, Any]], shard_threshold: int | None, shards_per_archive: int
+) -> dict[str, list[Any]]:
+    """Split a run's retrievals into whole copies and sharded copies.
+
+    ``started`` holds one entry per archive (with ``job_id`` and ``size``). Returns
+    ``{"whole": [job id, ...], "sharded": [{"job_id": ..., "shards": n}, ...]}``, each list
+    in the order given, ready for task mapping.
+    """
+    routes: dict[str, list[Any]] = {"whole": [], "sharded": []}
+    for entry in started:
+        if copied_as_shards(entry["size"], shard_threshold):
+            shards = shards_for(entry["size"], shards_per_archive)
+            routes["sharded"].append({"job_id": entry["job_id"], "shards": shards})
+        else:
+            routes["whole"].append(entry["job_id"])
+    return routes
 
 
 @dataclass(frozen=True)
@@ -213,7 +254,7 @@ class MigrationPlanner:
                 plan.already_copied.add(size)
                 continue
             plan.to_move.add(size)
-            if settings.shard_threshold is not None and size > settings.shard_threshold:
+            if copied_as_shards(size, settings.shard_threshold):
                 plan.sharded.add(size)
             if size > plan.run_budget:
                 plan.larger_than_budget.add(size)

@@ -30,6 +30,7 @@ def build_report(
     planned: Iterable[Mapping[str, Any]],
     started: Iterable[Mapping[str, Any]],
     copies: Iterable[Mapping[str, Any]],
+    sharded_copies: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The report of one run.
 
@@ -38,10 +39,14 @@ def build_report(
     :param started: one entry per archive whose retrieval was started or reused (with ``job_id``
         and ``reused_job``).
     :param copies: the copy results (``TransferResult.to_dict()``); an archive counts as copied
-        only when its copy was verified.
+        only when its copy was verified, by a tree hash Glacier sent (or an existing copy
+        verified against one): a ``size-only`` copy counts as failed.
+    :param sharded_copies: the results of copies made as range shards, likewise.
     """
     started_by_archive = {entry["archive_id"]: entry for entry in started}
+    sharded_jobs = {copy["job_id"] for copy in sharded_copies if copy.get("verified")}
     copies_by_job = {copy["job_id"]: copy for copy in copies}
+    copies_by_job.update({copy["job_id"]: copy for copy in sharded_copies})
     copied: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     for archive in planned:
@@ -50,7 +55,14 @@ def build_report(
         )
         copy = copies_by_job.get(entry["job_id"])
         if copy is not None and copy.get("verified"):
-            copied.append({**entry, "key": copy["key"], "verification": copy.get("verification")})
+            copied.append(
+                {
+                    **entry,
+                    "key": copy["key"],
+                    "verification": copy.get("verification"),
+                    "sharded": entry["job_id"] in sharded_jobs,
+                }
+            )
         else:
             failed.append(entry)
     entries = list(started_by_archive.values())
@@ -59,9 +71,10 @@ def build_report(
         "vault_name": vault_name,
         "destination": destination,
         "inventory": plan["inventory"],
-        "copied": {"archives": len(copied), "bytes": sum(e["size"] for e in copied)},
+        "copied": _tally(copied),
+        "copied_as_shards": _tally(e for e in copied if e["sharded"]),
         "skipped": plan["already_copied"],
-        "failed": {"archives": len(failed), "bytes": sum(e["size"] for e in failed)},
+        "failed": _tally(failed),
         "left_for_later_runs": plan["left_for_later"],
         "jobs_started": sum(not e["reused_job"] for e in entries),
         "jobs_reused": sum(bool(e["reused_job"]) for e in entries),
@@ -69,3 +82,8 @@ def build_report(
         "copied_archives": copied,
         "failed_archives": failed,
     }
+
+
+def _tally(entries: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    sizes = [entry["size"] for entry in entries]
+    return {"archives": len(sizes), "bytes": sum(sizes)}

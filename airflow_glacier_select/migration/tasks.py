@@ -7,7 +7,9 @@ else, and a run can be re-configured from the trigger form.
 A run: find or start the inventory -> wait -> plan (stream the inventory, skip verified
 copies, pace to the byte budget and the data retrieval policy; with ``dry_run`` stop
 here) -> start or reuse one retrieval per chosen archive (mapped per batch) -> wait and
-copy each archive (mapped per job) -> report.
+copy each archive (mapped per job; archives above ``shard_threshold`` as range shards over
+many workers, see :mod:`.copies`) -> report. Waits listen on ``notification_queue_url``
+when it is set.
 """
 
 from __future__ import annotations
@@ -19,20 +21,27 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.common.compat.sdk import AirflowException, conf
-from airflow.sdk import Param, task, task_group
+from airflow.sdk import Param, task
 
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.inventory_selection import archives_from_mapped_batch, mapped_batches
 from airflow_glacier_select.migration import vault
-from airflow_glacier_select.migration.plan import MigrationSettings
+from airflow_glacier_select.migration.copies import (
+    SHARD_FINISH_TASK,
+    WHOLE_COPY_TASK,
+    copy_archive,
+    copy_large_archives,
+    mapped_values,
+)
+from airflow_glacier_select.migration.plan import MigrationSettings, copy_routes
 from airflow_glacier_select.migration.report import REPORT_NAME, SKIPPED_NAME, build_report, report_prefix
-from airflow_glacier_select.sensors.glacier import GlacierJobSensor
-from airflow_glacier_select.transfers.glacier_to_s3 import GlacierJobOutputToS3Operator
 
 __all__ = [
     "copy_archive",
+    "copy_large_archives",
     "find_or_start_inventory",
     "job_ids",
+    "large_archive_jobs",
     "migration_default_args",
     "migration_params",
     "plan_migration",
@@ -67,47 +76,72 @@ def migration_params(**defaults: Any) -> dict[str, Param]:
         "inventory_format": "CSV",
         "inventory_max_age_hours": 24,
         "shard_threshold": 0,
+        "shards_per_archive": 4,
+        "require_tree_hash": True,
+        "notification_queue_url": "",
+        "sns_topic": "",
         "dry_run": False,
         **defaults,
     }
+
+    def param(name: str, description: str, **schema: Any) -> Param:
+        return Param(values[name], description=description, **schema)
+
     return {
-        "aws_conn_id": Param(values["aws_conn_id"], type="string", description="The aws connection to use"),
-        "vault_name": Param(values["vault_name"], type="string", description="Vault to migrate"),
-        "bucket": Param(values["bucket"], type="string", description="Destination bucket"),
-        "prefix": Param(values["prefix"], type="string", description="Destination key prefix"),
-        "storage_class": Param(values["storage_class"], enum=STORAGE_CLASSES, description="S3 storage class"),
-        "tier": Param(values["tier"], enum=["Expedited", "Standard", "Bulk"], description="Retrieval tier"),
-        "daily_byte_budget": Param(
-            values["daily_byte_budget"], type="integer", minimum=1, description="Bytes retrieved per run"
+        "aws_conn_id": param("aws_conn_id", "The aws connection to use", type="string"),
+        "vault_name": param("vault_name", "Vault to migrate", type="string"),
+        "bucket": param("bucket", "Destination bucket", type="string"),
+        "prefix": param("prefix", "Destination key prefix", type="string"),
+        "storage_class": param("storage_class", "S3 storage class", enum=STORAGE_CLASSES),
+        "tier": param("tier", "Retrieval tier", enum=["Expedited", "Standard", "Bulk"]),
+        "daily_byte_budget": param("daily_byte_budget", "Bytes retrieved per run", type="integer", minimum=1),
+        "batch_size": param("batch_size", "Archives per batch", type="integer", minimum=1),
+        "inventory_format": param("inventory_format", "Inventory format", enum=["CSV", "JSON"]),
+        "inventory_max_age_hours": param(
+            "inventory_max_age_hours", "Inventory reuse window", type="number", minimum=0
         ),
-        "batch_size": Param(
-            values["batch_size"], type="integer", minimum=1, description="Archives per batch"
-        ),
-        "inventory_format": Param(
-            values["inventory_format"], enum=["CSV", "JSON"], description="Inventory format"
-        ),
-        "inventory_max_age_hours": Param(
-            values["inventory_max_age_hours"], type="number", minimum=0, description="Inventory reuse window"
-        ),
-        "shard_threshold": Param(
-            values["shard_threshold"],
+        "shard_threshold": param(
+            "shard_threshold",
+            "Archives above this many bytes are copied as range shards by many workers (0: none)",
             type="integer",
             minimum=0,
-            description="Archives above this many bytes are counted as sharded copies in the plan (0: none)",
         ),
-        "dry_run": Param(
-            values["dry_run"], type="boolean", description="Plan and report only; start no retrieval"
+        "shards_per_archive": param(
+            "shards_per_archive",
+            "Range shards per archive above the threshold (at most its parts)",
+            type="integer",
+            minimum=1,
+            maximum=1000,
         ),
+        "require_tree_hash": param(
+            "require_tree_hash",
+            "Count a copy as done only when a tree hash from Glacier vouched for its bytes",
+            type="boolean",
+        ),
+        "notification_queue_url": param(
+            "notification_queue_url",
+            "SQS queue subscribed to the jobs' SNS topic: waits listen on it (empty: poll)",
+            type="string",
+        ),
+        "sns_topic": param(
+            "sns_topic",
+            "SNS topic ARN the jobs this migration starts notify (empty: the vault's own)",
+            type="string",
+        ),
+        "dry_run": param("dry_run", "Plan and report only; start no retrieval", type="boolean"),
     }
 
 
 def migration_default_args(
     poll_interval: float, wait_timeout: timedelta = timedelta(hours=48)
 ) -> dict[str, Any]:
-    """Arguments every migration operator shares: the connection and vault from params, deferred waits."""
+    """Arguments every migration operator shares: the connection and vault from params, deferred waits
+    (on the ``notification_queue_url`` param's queue when it is set, polling every ``poll_interval``
+    seconds when it is empty)."""
     return {
         "aws_conn_id": "{{ params.aws_conn_id }}",
         "vault_name": "{{ params.vault_name }}",
+        "notification_queue_url": "{{ params.notification_queue_url }}",
         "deferrable": True,
         "poke_interval": poll_interval,
         "timeout": wait_timeout.total_seconds(),
@@ -127,20 +161,16 @@ def _settings(params: dict[str, Any], glacier: GlacierJobsHook) -> MigrationSett
     )
 
 
-def _mapped_values(ti: Any, task_id: str) -> list[Any]:
-    """The return values of every mapped instance of ``task_id`` that pushed one.
-
-    Asking for a list of task ids makes Airflow return a list even for a single instance.
-    """
-    return [value for value in ti.xcom_pull(task_ids=[task_id]) or [] if value is not None]
-
-
 @task
 def find_or_start_inventory(**context: Any) -> str:
     """The id of a recent whole-vault inventory job, started only when there is none."""
     params = context["params"]
     job_id, _ = vault.find_or_start_inventory(
-        _glacier(params), params["vault_name"], params["inventory_format"], params["inventory_max_age_hours"]
+        _glacier(params),
+        params["vault_name"],
+        params["inventory_format"],
+        params["inventory_max_age_hours"],
+        sns_topic=params["sns_topic"],
     )
     return job_id
 
@@ -189,34 +219,33 @@ def start_retrievals(batch: dict[str, Any], **context: Any) -> list[dict[str, An
         archives_from_mapped_batch(batch),
         tier=params["tier"],
         description=f"vault migration to s3://{params['bucket']}/{params['prefix']}",
+        sns_topic=params["sns_topic"],
     )
+
+
+def _copy_routes(context: Any) -> dict[str, list[Any]]:
+    params = context["params"]
+    started = [entry for batch in mapped_values(context["ti"], "start_retrievals") for entry in batch]
+    return copy_routes(started, params["shard_threshold"] or None, params["shards_per_archive"])
 
 
 @task(trigger_rule="none_failed")
 def job_ids(**context: Any) -> list[str]:
-    """The jobs of every batch as one list, one mapped wait and copy each.
+    """The jobs of every batch copied whole (at most ``shard_threshold`` bytes) as one list, one
+    mapped wait and copy each.
 
     It also runs when there was nothing to start (``start_retrievals`` mapped over no
     batch is skipped): an empty list, rather than a skip, tells Airflow the copies
     expand to nothing.
     """
-    return [entry["job_id"] for batch in _mapped_values(context["ti"], "start_retrievals") for entry in batch]
+    return list(_copy_routes(context)["whole"])
 
 
-@task_group
-def copy_archive(job_id: str) -> None:
-    """Wait for one retrieval, then copy its output (each mapped instance on its own)."""
-    wait_for_retrieval = GlacierJobSensor(
-        task_id="wait_for_retrieval", vault_name="{{ params.vault_name }}", job_id=job_id
-    )
-    wait_for_retrieval >> GlacierJobOutputToS3Operator(
-        task_id="copy_to_s3",
-        job_id=job_id,
-        bucket="{{ params.bucket }}",
-        key="{{ params.prefix }}/{vault_name}/{archive_id}",
-        storage_class="{{ params.storage_class }}",
-        collision="skip_if_same",
-    )
+@task(trigger_rule="none_failed")
+def large_archive_jobs(**context: Any) -> list[dict[str, Any]]:
+    """The jobs of archives above ``shard_threshold``, each with its shard count, for
+    :func:`~airflow_glacier_select.migration.copies.copy_large_archives` (an empty list when none)."""
+    return list(_copy_routes(context)["sharded"])
 
 
 @task(trigger_rule="all_done", multiple_outputs=False)
@@ -236,10 +265,12 @@ def write_report(**context: Any) -> dict[str, Any]:
         destination=f"s3://{params['bucket']}/{destination}",
         plan=plan,
         planned=planned,
-        started=[entry for batch in _mapped_values(ti, "start_retrievals") for entry in batch],
-        copies=_mapped_values(ti, "copy_archive.copy_to_s3"),
+        started=[entry for batch in mapped_values(ti, "start_retrievals") for entry in batch],
+        copies=mapped_values(ti, WHOLE_COPY_TASK),
+        sharded_copies=mapped_values(ti, SHARD_FINISH_TASK),
     )
     report["dry_run"] = bool(params["dry_run"])
+    report["require_tree_hash"] = bool(params["require_tree_hash"])
     key = report_prefix(params["prefix"], params["vault_name"], context["run_id"]) + REPORT_NAME
     S3Hook(aws_conn_id=params["aws_conn_id"]).load_string(
         json.dumps(report, indent=2), key, params["bucket"], replace=True

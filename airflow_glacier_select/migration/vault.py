@@ -48,9 +48,17 @@ def read_retrieval_policy(glacier: GlacierJobsHook) -> DataRetrievalPolicy:
 
 
 def find_or_start_inventory(
-    glacier: GlacierJobsHook, vault_name: str, inventory_format: str, max_age_hours: float
+    glacier: GlacierJobsHook,
+    vault_name: str,
+    inventory_format: str,
+    max_age_hours: float,
+    *,
+    sns_topic: str | None = None,
 ) -> tuple[str, bool]:
-    """The id of a recent whole-vault inventory job, and whether it was reused rather than started."""
+    """The id of a recent whole-vault inventory job, and whether it was reused rather than started.
+
+    A job started here notifies ``sns_topic`` when it ends (its InitiateJob ``SNSTopic``).
+    """
     oldest = datetime.now(timezone.utc) - timedelta(hours=max_age_hours)
     reusable = newest_reusable_inventory(glacier.iter_jobs(vault_name), inventory_format, oldest)
     if reusable is not None:
@@ -61,7 +69,9 @@ def find_or_start_inventory(
             reusable.creation_date,
         )
         return reusable.job_id, True
-    job = InventoryRetrievalJob(format=inventory_format, description="vault migration inventory")
+    job = InventoryRetrievalJob(
+        format=inventory_format, description="vault migration inventory", sns_topic=sns_topic or None
+    )
     return glacier.initiate_job(vault_name, job).job_id, False
 
 
@@ -129,8 +139,12 @@ def start_retrievals(
     *,
     tier: str,
     description: str,
+    sns_topic: str | None = None,
 ) -> list[dict[str, Any]]:
     """One retrieval job per archive, reusing any running or succeeded one the vault already has.
+
+    A job started here notifies ``sns_topic`` when it ends; a reused job notifies whatever
+    its own InitiateJob (or the vault's notification configuration) named.
 
     Returns one entry per archive: the inventory fields, ``job_id`` and ``reused_job``.
     """
@@ -139,7 +153,9 @@ def start_retrievals(
     for archive in archives:
         job_id = reusable.get(archive.archive_id)
         if job_id is None:
-            job = ArchiveRetrievalJob(archive_id=archive.archive_id, tier=tier, description=description)
+            job = ArchiveRetrievalJob(
+                archive_id=archive.archive_id, tier=tier, description=description, sns_topic=sns_topic or None
+            )
             job_id = glacier.initiate_job(vault_name, job).job_id
         started.append({**archive.to_dict(), "job_id": job_id, "reused_job": archive.archive_id in reusable})
     return started
