@@ -21,10 +21,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from dag_runs import RUN_DATE, DagFolder, airflow_db, dag_folder, import_dag_file  # noqa: F401
 
 from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY
 from airflow_glacier_select.treehash import tree_hash
+from tests.support.dag_runs import RUN_DATE, DagFolder, import_dag_file
 
 EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
 DAG_FILES = {
@@ -72,7 +72,7 @@ def test_example_dag_is_documented_acyclic_and_has_valid_defaults(dagbag: Any, d
 
 
 @pytest.fixture
-def examples(dag_folder: DagFolder, glacier_connection: str, monkeypatch: pytest.MonkeyPatch) -> Any:  # noqa: F811
+def examples(dag_folder: DagFolder, glacier_connection: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Import an example DAG file from the test's dags folder; job status is polled every 0.2 s."""
     monkeypatch.setenv("GLACIER_EXAMPLE_POLL_SECONDS", "0.2")
 

@@ -14,16 +14,7 @@ from typing import Any
 
 import pytest
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from answer_proxy import PROXY_CONN_ID, answer_proxy
 from botocore.config import Config
-from dag_runs import (
-    DagFolder,
-    airflow_db,
-    dag_folder,
-    run_dag,
-    task_state,
-    xcom_result,
-)
 from transfer_helpers import (
     BUCKET,
     SCORES_CSV,
@@ -48,8 +39,8 @@ from airflow_glacier_select.s3_copy.errors import (
 from airflow_glacier_select.s3_copy.retry import RetryPolicy
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.treehash import MIB
-
-__all__ = ["airflow_db", "answer_proxy", "dag_folder"]
+from tests.support.answer_proxy import PROXY_CONN_ID
+from tests.support.dag_runs import DagFolder, run_dag, task_state, xcom_result
 
 NO_BOTOCORE_RETRIES = Config(retries={"total_max_attempts": 1})
 ARCHIVE = hashlib.shake_256(b"under-reported").digest(3 * MIB)

@@ -6,14 +6,6 @@ import hashlib
 from typing import Any
 
 import pytest
-from dag_runs import (
-    DagFolder,
-    airflow_db,
-    dag_folder,
-    run_dag,
-    task_state,
-    xcom_result,
-)
 from transfer_helpers import (
     BUCKET,
     VAULT,
@@ -29,8 +21,7 @@ from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.transfers.glacier_to_s3 import GlacierJobOutputToS3Operator
 from airflow_glacier_select.treehash import MIB
-
-__all__ = ["airflow_db", "dag_folder"]
+from tests.support.dag_runs import DagFolder, run_dag, task_state, xcom_result
 
 RESTORE_DAG = """
 from airflow_glacier_select.transfers.glacier_to_s3 import GlacierJobOutputToS3Operator

@@ -14,7 +14,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from dag_runs import DagFolder, airflow_db, dag_folder, run_dag
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
@@ -26,6 +25,7 @@ from airflow_glacier_select.testing.pytest_plugin import GLACIER_CONN_ID
 from airflow_glacier_select.transfers import glacier_to_s3
 from airflow_glacier_select.treehash import MIB
 from airflow_glacier_select.triggers.glacier import GlacierJobTrigger
+from tests.support.dag_runs import DagFolder, run_dag
 
 from .catalogue import (
     ARCHIVE,
@@ -40,8 +40,6 @@ from .catalogue import (
     operator_cases,
 )
 from .dags import call, load_dag
-
-__all__ = ["airflow_db", "dag_folder"]
 
 CASES, NO_OPERATOR_FORM, HOOK_ROWS = operator_cases()
 ALL_OPERATORS = tuple(BASE)

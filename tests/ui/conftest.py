@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dag_runs import airflow_db  # noqa: F401  (the session's metadata database)
 
 from airflow_glacier_select.testing.endpoint import LocalGlacierEndpoint
 
@@ -24,7 +23,7 @@ REPORTS_PREFIX = "vaults"
 
 
 @pytest.fixture(scope="session")
-def airflow_api(airflow_db: None) -> Iterator[Any]:  # noqa: F811
+def airflow_api(airflow_db: None) -> Iterator[Any]:
     """Airflow's API app (not started as a server: driven through FastAPI's TestClient)."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
