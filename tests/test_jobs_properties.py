@@ -17,7 +17,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from jobs_model import describe_job_errors, describe_job_shape, initiate_job_errors
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.jobs import (
@@ -36,6 +35,7 @@ from airflow_glacier_select.jobs import (
     SelectJob,
     job_from_parameters,
 )
+from tests.support.jobs_model import describe_job_errors, describe_job_shape, initiate_job_errors
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Each example of these draws one object per job type (or per part), so 100 examples
