@@ -25,7 +25,6 @@ import pytest
 from airflow import __version__ as airflow_version
 from airflow.providers.common.compat.sdk import PokeReturnValue
 from packaging.version import Version
-from waiter_cases import Refused, assert_refused, mapped_cases, refused_cases
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.job_reference import described_job_reference
@@ -37,6 +36,7 @@ from airflow_glacier_select.sensors.glacier import (
 )
 from airflow_glacier_select.triggers.glacier import GlacierJobTrigger
 from tests.support.dag_runs import DagFolder, import_dag_file, run_dag, task_state, xcom_result
+from tests.support.waiter_cases import Refused, assert_refused, mapped_cases, refused_cases
 
 try:
     from airflow.sdk.exceptions import AirflowException
