@@ -8,8 +8,6 @@ connection. Outcomes are checked through the endpoint's own S3 and request count
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import shutil
 import threading
@@ -25,8 +23,8 @@ import pytest
 from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY
 from airflow_glacier_select.treehash import tree_hash
 from tests.support.dag_runs import RUN_DATE, DagFolder, import_dag_file
+from tests.support.example_orders import EXAMPLE_DAGS, orders, orders_csv
 
-EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
 DAG_FILES = {
     "example_glacier_select": "example_glacier_select.py",
     "example_glacier_restore": "example_glacier_restore.py",
@@ -98,27 +96,11 @@ def _read(s3: Any, bucket: str, key: str) -> bytes:
     return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def _orders() -> list[tuple[str, str, str, str]]:
-    regions, statuses = ("EU", "NA", "APAC"), ("shipped", "returned", "shipped", "cancelled", "shipped")
-    return [
-        (regions[n % 3], str(n % 5 + 1), f"{(n * 37) % 1000 / 10 + 1:.2f}", statuses[n % 5])
-        for n in range(300)
-    ]
-
-
-def _orders_csv(rows: list[tuple[str, str, str, str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("region", "quantity", "unit_price", "status"))
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
-
-
 def test_select_example_queries_the_csv_and_writes_a_report(
     examples: Any, glacier_endpoint: Any, glacier_connection: str
 ) -> None:
-    rows = _orders()
-    archive_id = glacier_endpoint.put_archive("sales", _orders_csv(rows), "orders.csv")
+    rows = orders()
+    archive_id = glacier_endpoint.put_archive("sales", orders_csv(rows), "orders.csv")
     s3 = glacier_endpoint.client("s3")
     s3.create_bucket(Bucket="results")
 
