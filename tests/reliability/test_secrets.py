@@ -27,7 +27,7 @@ from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.triggers.glacier import GlacierJobTrigger
 from tests.support.dag_runs import DagFolder, run_dag
 
-from . import conftest as figures
+from . import figures
 from .dags import call, load_dag
 from .faults import BUCKET, VAULT, once, vault_jobs
 
