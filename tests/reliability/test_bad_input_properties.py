@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import test_jobs_properties as model_properties
 from hypothesis import event, given
 from hypothesis import strategies as st
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.operators import glacier as job_operators
 from airflow_glacier_select.resumable import TaskInstanceIdentity, with_token
+from tests import test_jobs_properties as model_properties
 from tests.support.jobs_model import initiate_job_errors
 
 from .catalogue import FLAT_ARGUMENTS, JOB_OPERATORS, OBJECT_MEMBERS
