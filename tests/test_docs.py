@@ -20,7 +20,8 @@ from typing import Any
 
 import botocore.session
 import pytest
-from dag_runs import DagFolder, airflow_db, dag_folder, import_dag_file  # noqa: F401
+
+from tests.support.dag_runs import DagFolder, import_dag_file
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 README = DOCS.parent / "README.md"
@@ -186,7 +187,7 @@ def test_policies_cover_every_glacier_operation_the_package_calls() -> None:
 @pytest.fixture
 def docs_environment(
     glacier_endpoint: Any,
-    dag_folder: DagFolder,  # noqa: F811
+    dag_folder: DagFolder,
     monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, Any]:
     """What the pages assume: ``endpoint``, jobs that end at once, ``aws_default`` pointing at it."""

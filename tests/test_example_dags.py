@@ -8,8 +8,6 @@ connection. Outcomes are checked through the endpoint's own S3 and request count
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import shutil
 import threading
@@ -21,14 +19,14 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from answer_proxy import PROXY_CONN_ID, answer_proxy  # noqa: F401
-from dag_runs import RUN_DATE, DagFolder, airflow_db, dag_folder, import_dag_file  # noqa: F401
 
 from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY, VERIFICATION_METADATA_KEY
 from airflow_glacier_select.testing.notifications import notification_queue
 from airflow_glacier_select.treehash import MIB, tree_hash
+from tests.support.answer_proxy import PROXY_CONN_ID
+from tests.support.dag_runs import RUN_DATE, DagFolder, import_dag_file
+from tests.support.example_orders import EXAMPLE_DAGS, orders, orders_csv
 
-EXAMPLE_DAGS = Path(__file__).resolve().parent.parent / "example_dags"
 DAG_FILES = {
     "example_glacier_select": "example_glacier_select.py",
     "example_glacier_restore": "example_glacier_restore.py",
@@ -74,7 +72,7 @@ def test_example_dag_is_documented_acyclic_and_has_valid_defaults(dagbag: Any, d
 
 
 @pytest.fixture
-def examples(dag_folder: DagFolder, glacier_connection: str, monkeypatch: pytest.MonkeyPatch) -> Any:  # noqa: F811
+def examples(dag_folder: DagFolder, glacier_connection: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Import an example DAG file from the test's dags folder; job status is polled every 0.2 s."""
     monkeypatch.setenv("GLACIER_EXAMPLE_POLL_SECONDS", "0.2")
 
@@ -100,27 +98,11 @@ def _read(s3: Any, bucket: str, key: str) -> bytes:
     return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def _orders() -> list[tuple[str, str, str, str]]:
-    regions, statuses = ("EU", "NA", "APAC"), ("shipped", "returned", "shipped", "cancelled", "shipped")
-    return [
-        (regions[n % 3], str(n % 5 + 1), f"{(n * 37) % 1000 / 10 + 1:.2f}", statuses[n % 5])
-        for n in range(300)
-    ]
-
-
-def _orders_csv(rows: list[tuple[str, str, str, str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("region", "quantity", "unit_price", "status"))
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
-
-
 def test_select_example_queries_the_csv_and_writes_a_report(
     examples: Any, glacier_endpoint: Any, glacier_connection: str
 ) -> None:
-    rows = _orders()
-    archive_id = glacier_endpoint.put_archive("sales", _orders_csv(rows), "orders.csv")
+    rows = orders()
+    archive_id = glacier_endpoint.put_archive("sales", orders_csv(rows), "orders.csv")
     s3 = glacier_endpoint.client("s3")
     s3.create_bucket(Bucket="results")
 
@@ -477,7 +459,7 @@ def test_migration_example_waits_on_notifications_and_copies_a_large_archive_as_
 def test_migration_example_refuses_copies_no_glacier_tree_hash_vouched_for(
     examples: Any,
     glacier_endpoint: Any,
-    answer_proxy: Any,  # noqa: F811
+    answer_proxy: Any,
     archive_ids: list[str],
 ) -> None:
     # A Glacier whose answers carry no tree hash (no SHA256TreeHash in DescribeJob, no

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_example_dags import EXAMPLE_DAGS, _orders, _orders_csv
 
 from airflow_glacier_select.demo.standalone import AirflowProcesses
+from tests.support.example_orders import EXAMPLE_DAGS, orders, orders_csv
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -24,7 +24,7 @@ DAG_ID = "example_glacier_select"
 
 
 def test_select_example_defers_to_the_triggerer_process(glacier_endpoint: Any, tmp_path: Path) -> None:
-    archive_id = glacier_endpoint.put_archive("sales", _orders_csv(_orders()), "orders.csv")
+    archive_id = glacier_endpoint.put_archive("sales", orders_csv(orders()), "orders.csv")
     s3 = glacier_endpoint.client("s3")
     s3.create_bucket(Bucket="results")
     glacier_endpoint.set_tier_delay("Expedited", 8)  # long enough to be seen waiting in the triggerer

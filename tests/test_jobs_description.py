@@ -6,9 +6,14 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from jobs_model import FULL_OUTPUT_LOCATION_DICT, describe_job_errors, describe_job_shape, full_jobs
 
 from airflow_glacier_select.jobs import JobDescription
+from tests.support.jobs_model import (
+    FULL_OUTPUT_LOCATION_DICT,
+    describe_job_errors,
+    describe_job_shape,
+    full_jobs,
+)
 
 VAULT_ARN = "arn:aws:glacier:eu-west-1:123456789012:vaults/ledger-2019"
 

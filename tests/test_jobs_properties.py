@@ -15,9 +15,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-from jobs_model import describe_job_errors, describe_job_shape, initiate_job_errors
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.jobs import (
@@ -36,6 +35,7 @@ from airflow_glacier_select.jobs import (
     SelectJob,
     job_from_parameters,
 )
+from tests.support.jobs_model import describe_job_errors, describe_job_shape, initiate_job_errors
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Each example of these draws one object per job type (or per part), so 100 examples
@@ -371,17 +371,37 @@ job_values = st.one_of(
 )
 
 
+# Valid inputs the properties below always try first: refusing one fails the test, so a
+# property cannot pass by refusing everything.
+VALID_JOB_PARAMETERS = {
+    "Type": "archive-retrieval",
+    "ArchiveId": "archive-1",
+    "Tier": "Bulk",
+    "Description": "restore",
+}
+VALID_DESCRIBE_JOB = {
+    "JobId": "job-1",
+    "Action": "InventoryRetrieval",
+    "StatusCode": "Succeeded",
+    "Completed": True,
+    "InventorySizeInBytes": 10,
+}
+
+
 @PROPERTY_SETTINGS
 @given(
     st.dictionaries(st.sampled_from(JOB_KEYS), job_values, max_size=5) | junk,
     st.sampled_from(JOB_TYPES),
 )
+@example(VALID_JOB_PARAMETERS, "archive-retrieval")
 def test_job_from_parameters_refuses_only_with_validation_errors(params, job_type):
     if isinstance(params, dict) and "Type" not in params:
         params = {**params, "Type": job_type}
     try:
         job = job_from_parameters(params)
-    except GlacierValidationError:
+    except GlacierValidationError as error:
+        assert params is not VALID_JOB_PARAMETERS, error
+        assert str(error).startswith(f"{error.field}: "), error
         return
     assert initiate_job_errors(job.to_job_parameters()) == ""
 
@@ -406,10 +426,13 @@ response_members = st.fixed_dictionaries(
 
 @PROPERTY_SETTINGS
 @given(response_members | junk)
+@example(VALID_DESCRIBE_JOB)
 def test_job_description_reads_any_response_or_refuses_with_validation_error(response):
     try:
         job = JobDescription.from_response(response)
-    except GlacierValidationError:
+    except GlacierValidationError as error:
+        assert response is not VALID_DESCRIBE_JOB, error
+        assert str(error).startswith(f"{error.field}: "), error
         return
     as_dict = json.loads(json.dumps(job.to_dict()))
     assert as_dict == job.to_dict()

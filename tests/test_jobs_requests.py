@@ -8,7 +8,6 @@ import sys
 from datetime import datetime
 
 import pytest
-from jobs_model import FULL_OUTPUT_LOCATION_DICT, full_jobs, full_output_location, initiate_job_errors
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.inventory import InventoryArchive
@@ -24,6 +23,12 @@ from airflow_glacier_select.jobs import (
     job_output_prefix,
     parse_byte_range,
     validate_vault_name,
+)
+from tests.support.jobs_model import (
+    FULL_OUTPUT_LOCATION_DICT,
+    full_jobs,
+    full_output_location,
+    initiate_job_errors,
 )
 
 

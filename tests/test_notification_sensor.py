@@ -8,14 +8,12 @@ import time
 from typing import Any
 
 import pytest
-from dag_runs import DagFolder, airflow_db, dag_folder, import_dag_file, run_dag, task_state, xcom_result
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.sensors.glacier import GlacierJobSensor
 from airflow_glacier_select.testing.notifications import notification_queue
 from tests.reliability.faults import once
-
-__all__ = ["airflow_db", "dag_folder"]
+from tests.support.dag_runs import DagFolder, import_dag_file, run_dag, task_state, xcom_result
 
 VAULT = "notified-sensor-vault"
 

@@ -14,21 +14,11 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
-from dag_runs import (
-    Code,
-    DagFolder,
-    airflow_db,
-    dag_folder,
-    run_dag,
-    task_state,
-    xcom_result,
-)
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.links import GlacierVaultLink
 from airflow_glacier_select.resumable import TaskInstanceIdentity, with_token
-
-__all__ = ["airflow_db", "dag_folder"]
+from tests.support.dag_runs import Code, DagFolder, run_dag, task_state, xcom_result
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from dag_runs import DagFolder, airflow_db, dag_folder, run_dag, task_state, xcom_result
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierRefusedError
@@ -19,8 +18,7 @@ from airflow_glacier_select.operators.glacier import (
     GlacierArchiveRetrievalOperator,
     GlacierSelectOperator,
 )
-
-__all__ = ["airflow_db", "dag_folder"]
+from tests.support.dag_runs import DagFolder, run_dag, task_state, xcom_result
 
 pytestmark = pytest.mark.slow
 

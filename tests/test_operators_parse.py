@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 from airflow.sdk import DAG, task
-from waiter_cases import Refused, assert_refused, mapped_cases, refused_cases
 
 from airflow_glacier_select import get_provider_info
 from airflow_glacier_select.exceptions import GlacierValidationError
@@ -25,6 +24,7 @@ from airflow_glacier_select.operators.glacier import (
     GlacierJobOperator,
     GlacierSelectOperator,
 )
+from tests.support.waiter_cases import Refused, assert_refused, mapped_cases, refused_cases
 
 ARCHIVE_ID = "A" * 138
 SELECT = {

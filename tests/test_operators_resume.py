@@ -17,22 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_runs import (
-    RUN_ID,
-    Code,
-    DagFolder,
-    airflow_db,
-    dag_folder,
-    import_dag_file,
-    run_dag,
-    task_state,
-    xcom_result,
-)
 
 from airflow_glacier_select.compat import ResumableJobMixin
 from airflow_glacier_select.resumable import TaskInstanceIdentity, with_token
-
-__all__ = ["airflow_db", "dag_folder"]
+from tests.support.dag_runs import RUN_ID, Code, DagFolder, import_dag_file, run_dag, task_state, xcom_result
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +35,7 @@ _CRASHING_RUN = textwrap.dedent(
     import sys
 
     sys.path.insert(0, sys.argv[2])
-    from dag_runs import import_dag_file, run_dag
+    from tests.support.dag_runs import import_dag_file, run_dag
 
     from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 
@@ -88,7 +76,7 @@ def test_worker_dying_right_after_initiate_job_does_not_start_a_second_job(
     script = tmp_path / "crashing_run.py"
     script.write_text(_CRASHING_RUN)
     crashed = subprocess.run(
-        [sys.executable, str(script), str(dag_file), str(Path(__file__).parent)],
+        [sys.executable, str(script), str(dag_file), str(Path(__file__).resolve().parents[1])],
         capture_output=True,
         text=True,
         env=os.environ.copy(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from transfer_helpers import archive_job_description, job_description
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.s3_copy.keys import (
@@ -16,6 +15,7 @@ from airflow_glacier_select.s3_copy.keys import (
     suffixed_key,
 )
 from airflow_glacier_select.treehash import MIB
+from tests.support.transfer_helpers import archive_job_description, job_description
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from transfer_helpers import job_description
 
 from airflow_glacier_select.s3_copy.errors import GlacierTransferError
 from airflow_glacier_select.s3_copy.manifests import parse_manifest, select_output_location
+from tests.support.transfer_helpers import job_description
 
 
 def test_manifest_entries_as_keys_or_uris() -> None:

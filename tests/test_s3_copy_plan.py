@@ -6,12 +6,12 @@ import itertools
 import random
 
 import pytest
-from transfer_helpers import job_description
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.s3_copy.errors import GlacierTransferError
 from airflow_glacier_select.s3_copy.plan import S3_MAX_PARTS, Chunk, TransferPlan, check_transferable
 from airflow_glacier_select.treehash import MIB, is_tree_hash_aligned
+from tests.support.transfer_helpers import job_description
 
 
 @pytest.mark.parametrize(

@@ -8,25 +8,14 @@ from typing import Any
 
 import pytest
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from answer_proxy import PROXY_CONN_ID, answer_proxy
-from dag_runs import (
-    DAG_HEADER,
-    DagFolder,
-    airflow_db,
-    dag_folder,
-    import_dag_file,
-    run_dag,
-    task_state,
-    xcom_result,
-)
-from transfer_helpers import BUCKET, SCORES_CSV, VAULT, finished_job, select_parameters
 
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.s3_copy.errors import GlacierTransferError, SelectJobFailedError
 from airflow_glacier_select.s3_copy.select_results import read_select_results
 from airflow_glacier_select.testing import LocalGlacierEndpoint
-
-__all__ = ["airflow_db", "answer_proxy", "dag_folder"]
+from tests.support.answer_proxy import PROXY_CONN_ID
+from tests.support.dag_runs import DAG_HEADER, DagFolder, import_dag_file, run_dag, task_state, xcom_result
+from tests.support.transfer_helpers import BUCKET, SCORES_CSV, VAULT, finished_job, select_parameters
 
 GOOD_QUERY = "SELECT s.name FROM archive s WHERE CAST(s.score AS INT) >= 80"
 BAD_QUERY = "SELECT s.name FROM archive s ORDER BY s.name"

@@ -24,9 +24,7 @@ from typing import Any
 import pytest
 from airflow import __version__ as airflow_version
 from airflow.providers.common.compat.sdk import PokeReturnValue
-from dag_runs import DagFolder, airflow_db, dag_folder, import_dag_file, run_dag, task_state, xcom_result
 from packaging.version import Version
-from waiter_cases import Refused, assert_refused, mapped_cases, refused_cases
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.job_reference import described_job_reference
@@ -37,13 +35,13 @@ from airflow_glacier_select.sensors.glacier import (
     GlacierJobWaitError,
 )
 from airflow_glacier_select.triggers.glacier import GlacierJobTrigger
+from tests.support.dag_runs import DagFolder, import_dag_file, run_dag, task_state, xcom_result
+from tests.support.waiter_cases import Refused, assert_refused, mapped_cases, refused_cases
 
 try:
     from airflow.sdk.exceptions import AirflowException
 except ImportError:  # Airflow 3.0
     from airflow.exceptions import AirflowException  # type: ignore[no-redef]
-
-__all__ = ["airflow_db", "dag_folder"]
 
 VAULT = "sensor-vault"
 AIRFLOW_VERSION = Version(airflow_version)

@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_runs import DAG_HEADER, DagFolder, airflow_db, dag_folder, import_dag_file, run_dag, xcom_result
-from transfer_helpers import BUCKET, VAULT, dangling_uploads, keys, retrieval_job
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.s3_copy.plan import TransferPlan
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.treehash import MIB, tree_hash
-
-__all__ = ["airflow_db", "dag_folder"]
+from tests.support.dag_runs import DAG_HEADER, DagFolder, import_dag_file, run_dag, xcom_result
+from tests.support.transfer_helpers import BUCKET, VAULT, dangling_uploads, keys, retrieval_job
 
 KEY = "restored/big.bin"
 CHUNK = 8 * MIB

@@ -18,18 +18,6 @@ import pytest
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.config import Config
 from botocore.utils import calculate_tree_hash
-from transfer_helpers import (
-    BUCKET,
-    SCORES_CSV,
-    VAULT,
-    dangling_uploads,
-    finished_job,
-    keys,
-    object_sha256,
-    retrieval_job,
-    select_parameters,
-    write_archive,
-)
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook, JobOutput
@@ -47,6 +35,18 @@ from airflow_glacier_select.s3_copy.errors import (
 from airflow_glacier_select.s3_copy.retry import RetryPolicy
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.treehash import MIB
+from tests.support.transfer_helpers import (
+    BUCKET,
+    SCORES_CSV,
+    VAULT,
+    dangling_uploads,
+    finished_job,
+    keys,
+    object_sha256,
+    retrieval_job,
+    select_parameters,
+    write_archive,
+)
 
 NO_BOTOCORE_RETRIES = Config(retries={"total_max_attempts": 1})
 RESULT_KEYS = {

@@ -24,11 +24,6 @@ from typing import Any
 
 import pytest
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from dag_runs import DagFolder, airflow_db, dag_folder, import_dag_file, run_dag, task_state, xcom_result
-from reliability.crash import run_until_killed
-from reliability.dags import call, load_dag
-from reliability.faults import BUCKET, VAULT, s3_leftovers
-from reliability.test_copy_resume import ARCHIVE, CHUNK, KEY, PLAN, job_id, kill_mid_copy
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
@@ -48,8 +43,13 @@ from airflow_glacier_select.s3_copy.retry import RetryPolicy
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.transfers.glacier_to_s3 import GlacierJobOutputToS3Operator
 from airflow_glacier_select.treehash import MIB, is_tree_hash_aligned, tree_hash
+from tests.reliability.crash import run_until_killed
+from tests.reliability.dags import call, load_dag
+from tests.reliability.faults import BUCKET, VAULT, s3_leftovers
+from tests.reliability.test_copy_resume import ARCHIVE, CHUNK, KEY, PLAN, job_id, kill_mid_copy
+from tests.support.dag_runs import DagFolder, import_dag_file, run_dag, task_state, xcom_result
 
-__all__ = ["airflow_db", "dag_folder", "job_id"]
+__all__ = ["job_id"]  # a fixture of the copy-resume tests
 
 SIZE = len(ARCHIVE)
 KEPT = 3

@@ -2,7 +2,7 @@
 not-found told apart from expired, and the operator's region honoured on the S3 side.
 
 Glacier answers that the local endpoint does not give (stock moto's DescribeJob, answers
-without tree hashes) are played by :class:`answer_proxy.AnswerProxy`, a real HTTP proxy in
+without tree hashes) are played by :class:`tests.support.answer_proxy.AnswerProxy`, a real HTTP proxy in
 front of the endpoint, so the clients under test stay real boto3 clients.
 """
 
@@ -14,27 +14,7 @@ from typing import Any
 
 import pytest
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from answer_proxy import PROXY_CONN_ID, answer_proxy
 from botocore.config import Config
-from dag_runs import (
-    DagFolder,
-    airflow_db,
-    dag_folder,
-    run_dag,
-    task_state,
-    xcom_result,
-)
-from transfer_helpers import (
-    BUCKET,
-    SCORES_CSV,
-    VAULT,
-    dangling_uploads,
-    keys,
-    load_transfer_dag,
-    object_sha256,
-    retrieval_job,
-    select_parameters,
-)
 
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY, VERIFICATION_METADATA_KEY
@@ -48,8 +28,19 @@ from airflow_glacier_select.s3_copy.errors import (
 from airflow_glacier_select.s3_copy.retry import RetryPolicy
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.treehash import MIB
-
-__all__ = ["airflow_db", "answer_proxy", "dag_folder"]
+from tests.support.answer_proxy import PROXY_CONN_ID
+from tests.support.dag_runs import DagFolder, run_dag, task_state, xcom_result
+from tests.support.transfer_helpers import (
+    BUCKET,
+    SCORES_CSV,
+    VAULT,
+    dangling_uploads,
+    keys,
+    load_transfer_dag,
+    object_sha256,
+    retrieval_job,
+    select_parameters,
+)
 
 NO_BOTOCORE_RETRIES = Config(retries={"total_max_attempts": 1})
 ARCHIVE = hashlib.shake_256(b"under-reported").digest(3 * MIB)

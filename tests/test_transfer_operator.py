@@ -6,15 +6,14 @@ import hashlib
 from typing import Any
 
 import pytest
-from dag_runs import (
-    DagFolder,
-    airflow_db,
-    dag_folder,
-    run_dag,
-    task_state,
-    xcom_result,
-)
-from transfer_helpers import (
+
+from airflow_glacier_select.exceptions import GlacierValidationError
+from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY
+from airflow_glacier_select.testing import LocalGlacierEndpoint
+from airflow_glacier_select.transfers.glacier_to_s3 import GlacierJobOutputToS3Operator
+from airflow_glacier_select.treehash import MIB
+from tests.support.dag_runs import DagFolder, run_dag, task_state, xcom_result
+from tests.support.transfer_helpers import (
     BUCKET,
     VAULT,
     dangling_uploads,
@@ -23,14 +22,6 @@ from transfer_helpers import (
     object_sha256,
     retrieval_job,
 )
-
-from airflow_glacier_select.exceptions import GlacierValidationError
-from airflow_glacier_select.s3_copy.destination import TREE_HASH_METADATA_KEY
-from airflow_glacier_select.testing import LocalGlacierEndpoint
-from airflow_glacier_select.transfers.glacier_to_s3 import GlacierJobOutputToS3Operator
-from airflow_glacier_select.treehash import MIB
-
-__all__ = ["airflow_db", "dag_folder"]
 
 RESTORE_DAG = """
 from airflow_glacier_select.transfers.glacier_to_s3 import GlacierJobOutputToS3Operator

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from airflow_connection import glacier_connection_env
 
 from airflow_glacier_select.demo.standalone import AirflowProcesses
+
+from .airflow_connection import glacier_connection_env
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow, pytest.mark.timeout(900)]
 

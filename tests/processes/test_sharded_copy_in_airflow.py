@@ -17,12 +17,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from airflow_connection import glacier_connection_env
 
 from airflow_glacier_select.demo.standalone import AirflowProcesses
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.testing.network import NetworkModel
 from airflow_glacier_select.treehash import MIB, tree_hash
+
+from .airflow_connection import glacier_connection_env
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -14,10 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import test_jobs_bad_input as model_catalogue
-
 from airflow_glacier_select.jobs import Grantee
 from airflow_glacier_select.operators.glacier import _CSV_INPUT_FIELDS, _CSV_OUTPUT_FIELDS
+from tests import test_jobs_bad_input as model_catalogue
 
 ARCHIVE = "GlacierArchiveRetrievalOperator"
 INVENTORY = "GlacierInventoryRetrievalOperator"

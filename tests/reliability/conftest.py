@@ -2,7 +2,7 @@
 
 Tests mark what they cover: ``@pytest.mark.fault_cell(fault, stage)`` for a cell of the
 fault matrix (see :mod:`matrix`) and ``@pytest.mark.bad_input`` for one refused input; the
-secrets audit reports each sink it searched through :func:`record_secret_scan`. The terminal
+secrets audit reports each sink it searched through :func:`figures.record_secret_scan`. The terminal
 summary prints the matrix and the counts that README's "Reliability" section quotes.
 """
 
@@ -15,24 +15,11 @@ from typing import Any
 import pytest
 
 from . import matrix
+from .figures import SECRET_NOTES, SECRET_SCANS
 
 _CELL_OUTCOMES: defaultdict[tuple[str, str], list[bool]] = defaultdict(list)
 _COUNTS: defaultdict[str, list[bool]] = defaultdict(list)
-_SECRET_SCANS: list[tuple[str, int, int]] = []
 _MARKERS = ("bad_input",)
-
-
-_SECRET_NOTES: list[str] = []
-
-
-def record_secret_scan(sink: str, size: int, found: int) -> None:
-    """One sink searched for connection secrets: its name, characters searched, secrets found in it."""
-    _SECRET_SCANS.append((sink, size, found))
-
-
-def note_secret_scan(note: str) -> None:
-    """A remark printed under the secret scans (what was left out of them, and why)."""
-    _SECRET_NOTES.append(note)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,7 +50,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not (_CELL_OUTCOMES or _COUNTS or _SECRET_SCANS):
+    if not (_CELL_OUTCOMES or _COUNTS or SECRET_SCANS):
         return
     write = terminalreporter.write_line
     terminalreporter.section("reliability figures")
@@ -73,11 +60,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     bad = _COUNTS.get("bad_input", [])
     if bad:
         write(f"bad inputs: {sum(bad)} of {len(bad)} refused before any request, naming field, value, rule")
-    if _SECRET_SCANS:
-        found = sum(count for _, _, count in _SECRET_SCANS)
-        size = sum(size for _, size, _ in _SECRET_SCANS)
-        write(f"secrets found: {found} in {len(_SECRET_SCANS)} sinks ({size:,} characters searched)")
-        for sink, size, count in _SECRET_SCANS:
+    if SECRET_SCANS:
+        found = sum(count for _, _, count in SECRET_SCANS)
+        size = sum(size for _, size, _ in SECRET_SCANS)
+        write(f"secrets found: {found} in {len(SECRET_SCANS)} sinks ({size:,} characters searched)")
+        for sink, size, count in SECRET_SCANS:
             write(f"  {sink}: {count} in {size:,} characters")
-        for note in _SECRET_NOTES:
+        for note in SECRET_NOTES:
             write(f"  note: {note}")

@@ -17,7 +17,7 @@ EXIT_CODE = 75
 _RUNNER = """
 import importlib, os, sys
 
-sys.path.insert(0, {tests!r})
+sys.path.insert(0, {root!r})  # the checkout, so ``tests.support`` imports
 module_name, _, attribute = {target!r}.partition(":")
 owner_name, _, method_name = attribute.rpartition(".")
 owner = getattr(importlib.import_module(module_name), owner_name)
@@ -49,9 +49,9 @@ def run_until_killed(
     test's AIRFLOW_HOME, connections and dags folder). Asserts that it did die there.
     """
     script = tmp_path / "killed_worker.py"
-    tests = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     script.write_text(
-        _RUNNER.format(tests=tests, target=target, code=EXIT_CODE, after_calls=after_calls) + program
+        _RUNNER.format(root=root, target=target, code=EXIT_CODE, after_calls=after_calls) + program
     )
     finished = subprocess.run(
         [sys.executable, str(script)],

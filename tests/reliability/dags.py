@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from dag_runs import DAG_HEADER, DagFolder, import_dag_file
+from tests.support.dag_runs import DAG_HEADER, DagFolder, import_dag_file
 
 IMPORTS = """\
 from airflow_glacier_select.sensors.glacier import GlacierJobSensor

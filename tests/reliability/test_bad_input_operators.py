@@ -14,7 +14,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from dag_runs import DagFolder, airflow_db, dag_folder, run_dag
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
@@ -26,6 +25,7 @@ from airflow_glacier_select.testing.pytest_plugin import GLACIER_CONN_ID
 from airflow_glacier_select.transfers import glacier_to_s3
 from airflow_glacier_select.treehash import MIB
 from airflow_glacier_select.triggers.glacier import GlacierJobTrigger
+from tests.support.dag_runs import DagFolder, run_dag
 
 from .catalogue import (
     ARCHIVE,
@@ -40,8 +40,6 @@ from .catalogue import (
     operator_cases,
 )
 from .dags import call, load_dag
-
-__all__ = ["airflow_db", "dag_folder"]
 
 CASES, NO_OPERATOR_FORM, HOOK_ROWS = operator_cases()
 ALL_OPERATORS = tuple(BASE)
@@ -151,7 +149,7 @@ def test_trigger_refuses_bad_input_before_it_is_deferred(
 def test_bad_job_parameters_dict_is_refused_by_the_hook(
     row: str, build: Any, glacier_endpoint: LocalGlacierEndpoint, glacier_connection: str
 ) -> None:
-    import test_jobs_bad_input as model_catalogue
+    from tests import test_jobs_bad_input as model_catalogue
 
     [(_, _, field, value, rule)] = [entry for entry in model_catalogue.CATALOGUE if entry[0] == row]
     recorded: dict[str, Any] = {}
@@ -257,7 +255,7 @@ def test_rendered_bad_input_fails_each_task_of_a_real_run_before_any_request(
 
 
 def test_every_catalogue_row_reaches_an_operator_the_hook_or_has_a_reason() -> None:
-    import test_jobs_bad_input as model_catalogue
+    from tests import test_jobs_bad_input as model_catalogue
 
     reached = {case.row for case in CASES} | {row for row, _ in HOOK_ROWS}
     explained = {row for row, _ in NO_OPERATOR_FORM}

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import test_jobs_properties as model_properties
-from hypothesis import event, given
+from hypothesis import event, example, given
 from hypothesis import strategies as st
-from jobs_model import initiate_job_errors
 
 from airflow_glacier_select.exceptions import GlacierValidationError
 from airflow_glacier_select.operators import glacier as job_operators
 from airflow_glacier_select.resumable import TaskInstanceIdentity, with_token
+from tests import test_jobs_properties as model_properties
+from tests.support.jobs_model import initiate_job_errors
 
 from .catalogue import FLAT_ARGUMENTS, JOB_OPERATORS, OBJECT_MEMBERS
 
@@ -52,8 +52,14 @@ def operator_arguments(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     return operator, arguments
 
 
+#: Plausible arguments always tried first: refusing them fails the test, so the property
+#: cannot pass by refusing everything.
+VALID_ARGUMENTS = ("GlacierArchiveRetrievalOperator", {"archive_id": "archive-1", "tier": "Bulk"})
+
+
 @model_properties.PROPERTY_SETTINGS
 @given(operator_arguments(), st.sampled_from(["vault", "logs.2024_v-1"]))
+@example(VALID_ARGUMENTS, "vault")
 def test_operator_arguments_are_refused_cleanly_or_make_a_valid_request(
     drawn: tuple[str, dict[str, Any]], vault_name: str
 ) -> None:
@@ -64,6 +70,7 @@ def test_operator_arguments_are_refused_cleanly_or_make_a_valid_request(
         )
         job = operator.build_job(with_token(operator.description, TOKEN))
     except GlacierValidationError as error:
+        assert drawn is not VALID_ARGUMENTS, error
         assert str(error).startswith(f"{error.field}: ")
         event(f"refused: {error.field}")
         return

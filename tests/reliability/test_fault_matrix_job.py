@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
-from dag_runs import Code, DagFolder, airflow_db, dag_folder, import_dag_file, run_dag, xcom_result
 
 from airflow_glacier_select.operators.glacier import GlacierArchiveRetrievalOperator
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.triggers.glacier import GlacierJobTrigger
+from tests.support.dag_runs import Code, DagFolder, import_dag_file, run_dag, xcom_result
 
 from .crash import run_until_killed
 from .faults import (
@@ -36,8 +36,6 @@ from .faults import (
     once,
     vault_jobs,
 )
-
-__all__ = ["airflow_db", "dag_folder"]
 
 pytestmark = pytest.mark.slow
 
@@ -196,7 +194,7 @@ def test_worker_killed_right_after_initiate_job_is_retried_onto_the_same_job(
 ) -> None:
     dag = _restore_dag(dag_folder, "killed_after_initiate", glacier_connection, archive_id, "poll")
     program = (
-        "from pathlib import Path\nfrom dag_runs import import_dag_file, run_dag\n"
+        "from pathlib import Path\nfrom tests.support.dag_runs import import_dag_file, run_dag\n"
         f"run_dag(import_dag_file(Path({dag.__file__!r})))\n"
     )
     run_until_killed("airflow_glacier_select.hooks.glacier:GlacierJobsHook.initiate_job", program, tmp_path)

@@ -18,7 +18,6 @@ import pytest
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.common.compat.sdk import AirflowFailException
 from botocore.config import Config
-from dag_runs import DagFolder, airflow_db, dag_folder, run_dag, xcom_result
 
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.s3_copy.engine import GlacierToS3Transfer
@@ -27,6 +26,7 @@ from airflow_glacier_select.s3_copy.ledger import LEDGER_ROOT
 from airflow_glacier_select.s3_copy.retry import RetryPolicy
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.treehash import MIB
+from tests.support.dag_runs import DagFolder, run_dag, xcom_result
 
 from .crash import run_until_killed
 from .dags import call, load_dag
@@ -43,8 +43,6 @@ from .faults import (
     s3_leftovers,
     vault_jobs,
 )
-
-__all__ = ["airflow_db", "dag_folder"]
 
 pytestmark = pytest.mark.slow
 

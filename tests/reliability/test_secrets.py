@@ -21,17 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dag_runs import DagFolder, airflow_db, dag_folder, run_dag
 
 from airflow_glacier_select.hooks.glacier import GlacierJobsHook
 from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.triggers.glacier import GlacierJobTrigger
+from tests.support.dag_runs import DagFolder, run_dag
 
-from . import conftest as figures
+from . import figures
 from .dags import call, load_dag
 from .faults import BUCKET, VAULT, once, vault_jobs
-
-__all__ = ["airflow_db", "dag_folder"]
 
 pytestmark = pytest.mark.slow
 

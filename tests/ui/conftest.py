@@ -8,23 +8,18 @@ sign requests with a JWT the auth manager issues, as the UI's cookie carries it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dag_runs import airflow_db  # noqa: F401  (the session's metadata database)
 
-from airflow_glacier_select.testing.endpoint import LocalGlacierEndpoint
-
-REPORTS_BUCKET = "migration-reports"
-REPORTS_PREFIX = "vaults"
+from .helpers import REPORTS_BUCKET, REPORTS_PREFIX
 
 
 @pytest.fixture(scope="session")
-def airflow_api(airflow_db: None) -> Iterator[Any]:  # noqa: F811
+def airflow_api(airflow_db: None) -> Iterator[Any]:
     """Airflow's API app (not started as a server: driven through FastAPI's TestClient)."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
@@ -93,25 +88,3 @@ def unreachable_connection(monkeypatch: pytest.MonkeyPatch) -> str:
     )
     monkeypatch.setenv("AIRFLOW_CONN_GLACIER_UNREACHABLE", uri)
     return "glacier_unreachable"
-
-
-def put_report(endpoint: LocalGlacierEndpoint, vault: str, run_id: str, body: bytes | dict[str, Any]) -> str:
-    """Write a report where the migration DAG writes it; its S3 key."""
-    s3 = endpoint.client("s3")
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=REPORTS_BUCKET)
-    key = f"{REPORTS_PREFIX}/_migration/{vault}/{run_id}/report.json"
-    s3.put_object(Bucket=REPORTS_BUCKET, Key=key, Body=body if isinstance(body, bytes) else json.dumps(body))
-    return key
-
-
-def seed_jobs(endpoint: LocalGlacierEndpoint, vault: str, count: int) -> list[str]:
-    """``count`` InProgress Bulk archive retrievals, created in the endpoint's backend (the code
-    InitiateJob ends in) rather than over HTTP, so thousands take moments."""
-    from airflow_glacier_select.testing.backend import backend_for
-
-    endpoint.set_tier_delay("Bulk", 86_400)
-    archive_id = endpoint.put_archive(vault, b"archive for seeded jobs", "seeded")
-    backend = backend_for(endpoint.account_id, "us-east-1")
-    parameters = {"Type": "archive-retrieval", "ArchiveId": archive_id, "Tier": "Bulk"}
-    return [backend.start_job(vault, parameters).job_id for _ in range(count)]

@@ -22,7 +22,7 @@ import pytest
 from airflow_glacier_select.ui.app import ui_sign_in_reaches_plugins
 
 from .browser import USERNAME, SignedUpAirflow, chromium
-from .conftest import REPORTS_BUCKET, REPORTS_PREFIX, put_report, seed_jobs
+from .helpers import REPORTS_BUCKET, REPORTS_PREFIX, put_report, seed_jobs
 
 pytestmark = [
     pytest.mark.processes,

@@ -14,7 +14,7 @@ import pytest
 
 from airflow_glacier_select.ui.app import ui_sign_in_reaches_plugins
 
-from .conftest import put_report, seed_jobs
+from .helpers import put_report, seed_jobs
 
 VAULT = "photos"
 

@@ -16,17 +16,11 @@ import http.client
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
-
-import pytest
-
-from airflow_glacier_select.testing import LocalGlacierEndpoint
-
-__all__ = ["PROXY_CONN_ID", "AnswerProxy", "SignedRequest", "answer_proxy"]
 
 PROXY_CONN_ID = "glacier_proxy"
 
@@ -148,26 +142,3 @@ class _Relay(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay
-
-
-@pytest.fixture
-def answer_proxy(glacier_endpoint: LocalGlacierEndpoint, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Start an :class:`AnswerProxy` (keyword options as its own) in front of the test's endpoint and
-    point the Airflow ``aws`` connection :data:`PROXY_CONN_ID` (region us-east-1) at it."""
-    proxies: list[AnswerProxy] = []
-
-    def start(**options: Any) -> AnswerProxy:
-        proxy = AnswerProxy(glacier_endpoint.url, **options)
-        proxies.append(proxy)
-        connection = {
-            "conn_type": "aws",
-            "login": "testing",
-            "password": "testing",
-            "extra": {"endpoint_url": proxy.url, "region_name": "us-east-1"},
-        }
-        monkeypatch.setenv(f"AIRFLOW_CONN_{PROXY_CONN_ID.upper()}", json.dumps(connection))
-        return proxy
-
-    yield start
-    for proxy in proxies:
-        proxy.close()

@@ -13,7 +13,7 @@ from airflow_glacier_select.testing import LocalGlacierEndpoint
 from airflow_glacier_select.treehash import MIB, TreeHash
 
 if TYPE_CHECKING:
-    from dag_runs import DagFolder
+    from tests.support.dag_runs import DagFolder
 
 VAULT = "migrate"
 VAULT_ARN = "arn:aws:glacier:us-east-1:123456789012:vaults/photos"
@@ -110,7 +110,10 @@ def archive_job_description(size: int, **members: object) -> JobDescription:
 
 def load_transfer_dag(folder: DagFolder, name: str, source: str, **values: Any) -> ModuleType:
     """Write ``source`` (formatted with VAULT, BUCKET and ``values``) as a DAG file and import it."""
-    from dag_runs import DAG_HEADER, import_dag_file  # Airflow: only for the tests that run DAGs
+    from tests.support.dag_runs import (  # Airflow: only for the tests that run DAGs
+        DAG_HEADER,
+        import_dag_file,
+    )
 
     path = folder.path / f"{name}.py"
     path.write_text(DAG_HEADER + source.format(vault=VAULT, bucket=BUCKET, **values))

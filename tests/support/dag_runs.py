@@ -3,7 +3,8 @@
 ``dag.test()`` needs the DAG to come from a file in the configured dags folder (it syncs
 that bundle and runs against the stored DAG version, also to resume after a deferral),
 so tests write real DAG files into a fresh folder, import them from there, and run the
-DAG object they define. Tasks run in this process; triggers run inline.
+DAG object they define. Tasks run in this process; triggers run inline. The ``dag_folder``
+fixture (``tests/conftest.py``) gives each test such a folder.
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-
-import pytest
 
 _MODULE_NUMBERS = itertools.count()
 
@@ -78,14 +76,6 @@ RUN_DATE = datetime(2024, 5, 1, tzinfo=timezone.utc)
 RUN_ID = "manual__2024-05-01T00:00:00+00:00"
 
 
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """The session's metadata database (SQLite in the throwaway AIRFLOW_HOME), created once."""
-    from airflow.utils import db
-
-    db.initdb()
-
-
 @dataclass(frozen=True)
 class Code:
     """A DAG-file expression written as is (``repr`` gives the text), e.g. a callback's name."""
@@ -130,18 +120,6 @@ def import_dag_file(file: Path) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture
-def dag_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_db: None) -> Iterator[DagFolder]:
-    """A fresh dags folder configured as Airflow's for this test (and any subprocess it starts)."""
-    from airflow import settings
-
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    monkeypatch.setattr(settings, "DAGS_FOLDER", str(folder))
-    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(folder))
-    yield DagFolder(folder)
 
 
 def run_dag(module: ModuleType) -> Any:

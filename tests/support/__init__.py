@@ -1,0 +1,1 @@
+"""Helpers shared by test modules (plain functions, classes and constants; fixtures live in conftest.py)."""
