@@ -73,7 +73,17 @@ def get_provider_info() -> dict[str, Any]:
                 "source-integration-name": _INTEGRATION,
                 "target-integration-name": "Amazon Simple Storage Service (S3)",
                 "python-module": "airflow_glacier_select.transfers.glacier_to_s3",
-            }
+            },
+            {
+                "source-integration-name": _INTEGRATION,
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": "airflow_glacier_select.transfers.sharded",
+            },
+            {
+                "source-integration-name": _INTEGRATION,
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": "airflow_glacier_select.transfers.expiry",
+            },
         ],
         "extra-links": ["airflow_glacier_select.links.GlacierVaultLink"],
     }

@@ -67,8 +67,9 @@ def test_fallback_tier_starts_exactly_one_job_at_that_tier(
     )
     dag_run = run_dag(dag)
     assert task_state(dag_run, "restore") == "success"
-    # The resume-token lookup ran before each InitiateJob: the refused one and the fallback.
-    assert glacier_endpoint.request_count("ListJobs") == 2
+    # One resume-token lookup before the first InitiateJob; the refusal started no job, so the
+    # fallback is asked for straight away (Error Responses: InsufficientCapacityException).
+    assert glacier_endpoint.request_count("ListJobs") == 1
     assert glacier_endpoint.request_count("InitiateJob") == 2
     [job] = _vault_jobs(glacier_endpoint)
     assert job["Tier"] == "Standard"

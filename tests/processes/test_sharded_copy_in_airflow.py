@@ -56,8 +56,13 @@ DAG_FILE = textwrap.dedent(
 )
 
 
+def _instant(value: object) -> datetime:
+    # Python 3.10's fromisoformat does not read the API's trailing "Z".
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
 def _interval(task: dict[str, object]) -> tuple[datetime, datetime]:
-    return datetime.fromisoformat(str(task["start_date"])), datetime.fromisoformat(str(task["end_date"]))
+    return _instant(task["start_date"]), _instant(task["end_date"])
 
 
 def test_shards_of_one_archive_run_at_once_and_land_one_verified_object(
