@@ -312,7 +312,7 @@ def test_the_operator_re_retrieves_only_the_missing_ranges_and_its_retry_starts_
     module = copy_dag(dag_folder, "expired_retry", glacier_connection, job_id, "re-retrieve-missing")
     # The first try's worker dies right after Glacier accepted the first range job.
     program = (
-        "from pathlib import Path\nfrom dag_runs import import_dag_file, run_dag\n"
+        "from pathlib import Path\nfrom tests.support.dag_runs import import_dag_file, run_dag\n"
         f"run_dag(import_dag_file(Path({module.__file__!r})))\n"
     )
     run_until_killed("airflow_glacier_select.hooks.glacier:GlacierJobsHook.initiate_job", program, tmp_path)
