@@ -136,6 +136,21 @@ class _Cancelled(Exception):
     """Another chunk failed: stop this one between pieces."""
 
 
+class _CopyNames(Protocol):
+    """What names a copy in its result: a whole copy's :class:`CopyIdentity` or a shard's work."""
+
+    @property
+    def vault_name(self) -> str: ...
+    @property
+    def job_id(self) -> str: ...
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def chunk_size(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class TransferResult:
     """Where the output landed and how it was checked; :meth:`to_dict` is the operator's XCom value."""
@@ -163,7 +178,7 @@ class TransferResult:
     @classmethod
     def of_copy(
         cls,
-        identity: CopyIdentity,
+        identity: CopyIdentity | _CopyNames,
         verification: VerificationResult,
         started: float,
         *,

@@ -278,19 +278,7 @@ def finish_sharded_copy(transfer: GlacierToS3Transfer, items: object) -> Transfe
 def _result(
     work: ShardWork, plan: TransferPlan, verification: VerificationResult, started: float
 ) -> TransferResult:
-    return TransferResult(
-        vault_name=work.vault_name,
-        job_id=work.job_id,
-        bucket=work.bucket,
-        key=work.key,
-        size=verification.size,
-        sha256_tree_hash=verification.sha256_tree_hash,
-        verified=verification.verified,
-        verification=verification.verification,
-        chunks=len(plan.chunks),
-        chunk_size=plan.chunk_size,
-        elapsed_seconds=time.monotonic() - started,
-    )
+    return TransferResult.of_copy(work, verification, started, chunks=len(plan.chunks))
 
 
 def _ranges(numbers: list[int]) -> str:
